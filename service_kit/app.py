@@ -1,0 +1,41 @@
+"""The app factory every service builds on: config, logging, database, health, docs, errors."""
+
+from flask import Flask
+from flask_smorest import Api
+
+from .config import env_config
+from .db import init_db
+from .errors import register_error_handlers
+from .health import init_health
+from .request_log import init_request_logging
+
+
+def create_service_app(
+    service: str,
+    import_name: str,
+    config: dict | None = None,
+    *,
+    title: str,
+    database: bool = True,
+) -> tuple[Flask, Api]:
+    """Build a Flask app with everything services share; the caller adds its blueprints."""
+    app = Flask(import_name)
+    app.config.update(env_config(service))
+    app.config.update(
+        API_TITLE=title,
+        API_VERSION="1.0",
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+    )
+    app.config.update(config or {})
+    app.json.ensure_ascii = False  # Cyrillic as text, not \u escapes
+    app.json.sort_keys = False  # keep fields in schema order
+
+    init_request_logging(app)
+    if database:
+        init_db(app)
+    init_health(app, database=database)
+    api = Api(app)
+    register_error_handlers(app)  # after Api, so one handler shapes every error
+    return app, api

@@ -1,0 +1,52 @@
+"""Configuration from environment variables (12-factor), with local defaults.
+
+Every variable a service reads is named here, so `.env.example`, docker-compose and the
+Kubernetes ConfigMap can be checked against one list.
+"""
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MiB = 1024 * 1024
+
+# Local defaults: the four processes on loopback, as `make run` starts them.
+DEFAULT_PORTS = {"gateway": 8000, "catalog": 8001, "favorites": 8002, "auth": 8003}
+
+
+def var_dir() -> Path:
+    """Where the embedded SQLite files and the local signing key live."""
+    return Path(os.environ.get("VAR_DIR") or REPO_ROOT / "var")
+
+
+def normalize_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL URLs written the usual way."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def sqlite_url(service: str) -> str:
+    return f"sqlite:///{var_dir() / (service + '.db')}"
+
+
+def env_config(service: str) -> dict:
+    """The Flask config of one service, read from the environment."""
+    env = os.environ.get
+    local = "http://127.0.0.1:{}".format
+    return {
+        "SERVICE_NAME": service,
+        "DATABASE_URL": normalize_database_url(env("DATABASE_URL") or sqlite_url(service)),
+        "REDIS_URL": env("REDIS_URL") or None,
+        "CATALOG_URL": env("CATALOG_URL") or local(DEFAULT_PORTS["catalog"]),
+        "FAVORITES_URL": env("FAVORITES_URL") or local(DEFAULT_PORTS["favorites"]),
+        "AUTH_URL": env("AUTH_URL") or local(DEFAULT_PORTS["auth"]),
+        "AUTH_JWKS_URL": env("AUTH_JWKS_URL")
+        or local(DEFAULT_PORTS["auth"]) + "/.well-known/jwks.json",
+        "JWT_ISSUER": env("JWT_ISSUER") or "course-portal-auth",
+        "JWT_AUDIENCE": env("JWT_AUDIENCE") or "course-portal",
+        "JWT_PRIVATE_KEY_FILE": env("JWT_PRIVATE_KEY_FILE") or str(var_dir() / "jwt-private.pem"),
+        "LOG_LEVEL": env("LOG_LEVEL") or "INFO",
+        "MAX_CONTENT_LENGTH": MiB,
+    }
