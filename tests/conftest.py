@@ -1,0 +1,11 @@
+"""Fixtures every test folder shares. Service folders add `app` and `client` of their own."""
+
+import pytest
+
+from service_kit.testing import database_backends
+
+
+@pytest.fixture(scope="session", params=database_backends())
+def database_backend(request) -> str:
+    """Each database test runs on SQLite, and on PostgreSQL when TEST_DATABASE_URL is set."""
+    return request.param
