@@ -87,7 +87,7 @@ class ServerProcess:
         self.threads = threads
         self.process: subprocess.Popen | None = None
         # A file, not a pipe: a pipe nobody reads fills up and blocks the server's logging.
-        self.log = tempfile.NamedTemporaryFile(prefix="server-", suffix=".log", delete=False)
+        self.log = tempfile.NamedTemporaryFile(prefix="server-", suffix=".log", delete=False)  # noqa: SIM115 (lives as long as the process)
 
     def start(self, timeout: float = 20.0) -> "ServerProcess":
         command = [
