@@ -1,0 +1,325 @@
+"""Access-token verification, the same in the gateway and in every service.
+
+auth_service signs RS256 access tokens and publishes its public keys as a JWKS. A
+`TokenVerifier` checks a token against those keys without any Flask machinery, so the gateway can
+call `verifier.verify(token)` on its forwarding path; `init_auth`, `current_principal`,
+`require_auth` and `require_permission` bind it to a Flask service.
+
+Keys are fetched lazily (never at import or in `create_app`), parsed once and cached. An unknown
+`kid` triggers a refetch, at most once per `refetch_interval`, so a flood of forged kids cannot
+turn into a flood of JWKS requests. A failed refetch keeps the keys already known.
+"""
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from flask import Flask, current_app, g, request
+from flask_smorest import Blueprint
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import Unauthorized as HTTPUnauthorized
+
+from .errors import Forbidden, UpstreamUnavailable
+from .health import add_readiness_check
+from .http_client import ServiceClient
+
+log = logging.getLogger(__name__)
+
+ALGORITHM = "RS256"
+REQUIRED_CLAIMS = ("exp", "iat", "sub", "iss", "aud")
+ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})  # RFC 9068 `typ`
+MIN_RSA_KEY_BITS = 2048
+# Far above any token auth_service signs; stops megabyte headers before any parsing.
+MAX_TOKEN_LENGTH = 8192
+# A positive id that fits a BIGINT: no sign, no leading zero, no spaces, no unicode digits.
+_USER_ID = re.compile(r"[1-9][0-9]{0,17}")
+SECURITY_SCHEME = "bearerAuth"
+
+
+class InvalidToken(Exception):
+    """The token is missing, malformed, forged, expired or not meant for this audience."""
+
+
+class KeysUnavailable(UpstreamUnavailable):
+    """No signing key could be loaded at all, so no token can be judged (503, not 401)."""
+
+
+JwksSource = Callable[[], Any]  # returns the JWKS document (a dict with "keys")
+
+
+def http_jwks_source(jwks_url: str, timeout: float = 2.0) -> JwksSource:
+    """Fetch the JWKS over HTTP: pooled connection, `timeout` seconds, no retries, no redirects."""
+    client = ServiceClient(
+        jwks_url, name="auth JWKS", connect_timeout=timeout, read_timeout=timeout, retries=0
+    )
+    return lambda: client.get_json("", expect=dict)
+
+
+def parse_jwks(document: Any) -> dict[str, RSAPublicKey]:
+    """The usable RS256 signing keys of a JWKS, by kid; other members are skipped."""
+    members = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(members, list):
+        raise ValueError("the JWKS has no key list")
+    keys = {}
+    for member in members:
+        if not isinstance(member, dict):
+            continue
+        kid = member.get("kid")
+        if (
+            not isinstance(kid, str)
+            or not kid
+            or member.get("kty") != "RSA"
+            or member.get("use", "sig") != "sig"
+            or member.get("alg", ALGORITHM) != ALGORITHM
+        ):
+            continue
+        try:
+            key = jwt.PyJWK(member, ALGORITHM).key
+        except (jwt.PyJWTError, ValueError, TypeError):
+            continue
+        if isinstance(key, RSAPublicKey) and key.key_size >= MIN_RSA_KEY_BITS:
+            keys[kid] = key
+    if not keys:
+        raise ValueError("the JWKS has no usable RS256 key")
+    return keys
+
+
+class TokenVerifier:
+    """Verifies RS256 access tokens against the keys of a JWKS; thread-safe, no Flask needed."""
+
+    def __init__(
+        self,
+        jwks_url: str | None,
+        issuer: str,
+        audience: str,
+        *,
+        leeway: float = 30.0,
+        fetch_timeout: float = 2.0,
+        refetch_interval: float = 10.0,
+        max_key_age: float = 600.0,
+        jwks_source: JwksSource | None = None,
+    ):
+        if jwks_source is None:
+            if not jwks_url:
+                raise ValueError("a JWKS URL or a JWKS source is needed")
+            jwks_source = http_jwks_source(jwks_url, fetch_timeout)
+        self.jwks_url = jwks_url
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway = leeway
+        self.refetch_interval = refetch_interval
+        # Keys are refetched now and then even when every kid is known, so a key that auth
+        # withdrew (e.g. after a leak) stops being accepted.
+        self.max_key_age = max_key_age
+        self._source = jwks_source
+        self._keys: dict[str, RSAPublicKey] = {}
+        self._loaded_at = float("-inf")
+        self._attempted_at = float("-inf")
+        self._lock = threading.Lock()
+
+    @property
+    def key_ids(self) -> frozenset[str]:
+        return frozenset(self._keys)
+
+    def refresh(self) -> None:
+        """Load the JWKS now; raises when it cannot be loaded (the known keys stay)."""
+        with self._lock:
+            self._attempted_at = time.monotonic()
+            try:
+                keys = parse_jwks(self._source())
+            except Exception as error:
+                raise KeysUnavailable(f"The JWKS cannot be loaded: {error}") from error
+            self._keys, self._loaded_at = keys, time.monotonic()
+
+    def ensure_keys(self) -> None:
+        """The readiness check: fine when keys are known, else try to load them (raises)."""
+        if not self._keys:
+            self.refresh()
+
+    def _refresh_rate_limited(self) -> None:
+        with self._lock:
+            if time.monotonic() - self._attempted_at < self.refetch_interval:
+                return  # another thread just tried, or a recent attempt failed
+            self._attempted_at = time.monotonic()
+            try:
+                keys = parse_jwks(self._source())
+            except Exception as error:  # a JWKS failure of any kind must not break verification
+                log.warning("could not refresh the JWKS from %s: %s", self.jwks_url, error)
+                return
+            self._keys, self._loaded_at = keys, time.monotonic()
+
+    def _key(self, kid: str) -> RSAPublicKey:
+        key = self._keys.get(kid)
+        if key is None or time.monotonic() - self._loaded_at > self.max_key_age:
+            self._refresh_rate_limited()
+            key = self._keys.get(kid)
+        if key is None:
+            if not self._keys:
+                raise KeysUnavailable("The signing keys of the auth service cannot be loaded.")
+            raise InvalidToken("unknown signing key")
+        return key
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """The claims of a valid access token; raises `InvalidToken` for anything else."""
+        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+            raise InvalidToken("malformed token")
+        try:
+            header = jwt.get_unverified_header(token)
+        except (jwt.PyJWTError, ValueError, TypeError) as error:
+            raise InvalidToken("malformed token") from error
+        kid = header.get("kid")
+        # pyjwt pins the algorithm too; checking first spares a key lookup for forgeries.
+        if header.get("alg") != ALGORITHM or not isinstance(kid, str) or not kid:
+            raise InvalidToken("wrong algorithm or no key id")
+        key = self._key(kid)
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options={"require": list(REQUIRED_CLAIMS)},
+            )
+        except (jwt.PyJWTError, ValueError, TypeError) as error:
+            raise InvalidToken(str(error)) from error
+        typ = header.get("typ")
+        is_access = (isinstance(typ, str) and typ.lower() in ACCESS_TOKEN_TYPES) or (
+            claims.get("type") == "access"
+        )
+        if not is_access:
+            raise InvalidToken("not an access token")
+        sub = claims["sub"]
+        if not isinstance(sub, str) or not _USER_ID.fullmatch(sub):
+            raise InvalidToken("the subject is not a user id")
+        role, perms = claims.get("role", ""), claims.get("perms", [])
+        if not isinstance(role, str) or not (
+            isinstance(perms, list) and all(isinstance(p, str) for p in perms)
+        ):
+            raise InvalidToken("malformed role or permissions")
+        return claims
+
+    def principal(self, token: str) -> "Principal":
+        return Principal.from_claims(self.verify(token))
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller, as the access token describes them."""
+
+    user_id: int
+    role: str
+    permissions: frozenset[str]
+
+    @classmethod
+    def from_claims(cls, claims: dict[str, Any]) -> "Principal":
+        return cls(
+            user_id=int(claims["sub"]),
+            role=claims.get("role", ""),
+            permissions=frozenset(claims.get("perms", ())),
+        )
+
+    def has(self, *permissions: str) -> bool:
+        return self.permissions.issuperset(permissions)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value, or None."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        return None
+    return token
+
+
+def init_auth(app: Flask, verifier: TokenVerifier | None = None) -> TokenVerifier:
+    """Bind a verifier (by default from AUTH_JWKS_URL, JWT_ISSUER, JWT_AUDIENCE) to the app."""
+    if verifier is None:
+        verifier = TokenVerifier(
+            app.config["AUTH_JWKS_URL"], app.config["JWT_ISSUER"], app.config["JWT_AUDIENCE"]
+        )
+    app.extensions["token_verifier"] = verifier
+    add_readiness_check(app, "jwks", verifier.ensure_keys)
+    for api in app.extensions.get("flask-smorest", {}).get("apis", {}).values():
+        components = api["ext_obj"].spec.components
+        if SECURITY_SCHEME not in components.security_schemes:
+            components.security_scheme(
+                SECURITY_SCHEME, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            )
+    return verifier
+
+
+def get_verifier() -> TokenVerifier:
+    return current_app.extensions["token_verifier"]
+
+
+def _challenge(message: str, error: str | None = None) -> HTTPUnauthorized:
+    parameters = {"error": error} if error else {}
+    return HTTPUnauthorized(message, www_authenticate=WWWAuthenticate("Bearer", parameters))
+
+
+def current_principal() -> Principal:
+    """The caller of this request; 401 when the bearer token is missing or invalid."""
+    principal = g.get("principal")
+    if principal is not None:
+        return principal
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is None:
+        raise _challenge("A bearer access token is required.")
+    try:
+        principal = get_verifier().principal(token)
+    except InvalidToken as error:
+        log.info("rejected access token: %s", error)
+        raise _challenge("The access token is invalid or expired.", "invalid_token") from None
+    g.principal = principal
+    g.user_id = principal.user_id  # the request log line carries it
+    return principal
+
+
+_RESPONSE_NAMES = {401: "UNAUTHORIZED", 403: "FORBIDDEN"}  # flask-smorest's error responses
+
+
+def _documented(view: Callable, *statuses: int) -> Callable:
+    responses = {str(status): _RESPONSE_NAMES[status] for status in statuses}
+    return Blueprint.doc(security=[{SECURITY_SCHEME: []}], responses=responses)(view)
+
+
+def require_auth(view: Callable) -> Callable:
+    """A view (or MethodView method) for authenticated callers only; put it above @blp.arguments
+    so a caller without a token gets 401 before the body is judged."""
+
+    @wraps(view)
+    def authenticated(*args, **kwargs):
+        current_principal()
+        return view(*args, **kwargs)
+
+    return _documented(authenticated, 401)
+
+
+def require_permission(*permissions: str) -> Callable[[Callable], Callable]:
+    """A view for callers whose token grants every one of `permissions` (403 otherwise)."""
+    if not permissions:
+        raise ValueError("name at least one permission")
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def permitted(*args, **kwargs):
+            principal = current_principal()
+            missing = sorted(set(permissions) - principal.permissions)
+            if missing:
+                raise Forbidden(f"This needs the permission {', '.join(missing)}.")
+            return view(*args, **kwargs)
+
+        return _documented(permitted, 401, 403)
+
+    return decorator
