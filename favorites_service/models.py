@@ -1,0 +1,53 @@
+"""The favourites table: which courses a user keeps in the Sider, and in what order."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, DateTime, Index, Integer, TypeDecorator, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Course ids are the catalog's PostgreSQL `integer`, user ids a token's `sub` (up to BIGINT);
+# anything larger can never exist and must not reach the database.
+MAX_COURSE_ID = 2**31 - 1
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC on both backends (SQLite hands back naive datetimes)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class UserCourse(Base):
+    """One favourite: a course of the catalog (no foreign key across services) for one user."""
+
+    __tablename__ = "user_courses"
+    __table_args__ = (
+        # The constraint that makes concurrent adds of the same course safe (ON CONFLICT).
+        UniqueConstraint("user_id", "course_id", name="uq_user_courses_user_course"),
+        # Every read lists one user's favourites in their saved order.
+        Index("ix_user_courses_user_position", "user_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    course_id: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
