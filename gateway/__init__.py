@@ -1,0 +1,67 @@
+"""The edge of the portal: /api requests go through a lean proxy to the services; Flask serves
+the gateway's own pages (web UI, health, API docs)."""
+
+from flask import Flask
+
+from service_kit import create_service_app
+from service_kit.auth import InvalidToken, TokenVerifier, bearer_token, init_auth
+
+from .config import gateway_env_config
+from .pages import pages
+from .proxy import ApiProxy
+from .routes import ROUTES, RouteTable
+
+GATEWAY_OWN_API_PREFIX = "/api/docs"
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app, _api = create_service_app(
+        "gateway",
+        __name__,
+        {**gateway_env_config(), **(config or {})},
+        title="Course portal gateway",
+        database=False,
+    )
+    app.register_blueprint(pages)
+    verifier = init_auth(app)
+    proxy = ApiProxy(
+        app.config,
+        routes=RouteTable(ROUTES),
+        connect_timeout=app.config["GATEWAY_UPSTREAM_CONNECT_TIMEOUT"],
+        read_timeout=app.config["GATEWAY_UPSTREAM_READ_TIMEOUT"],
+        max_body_bytes=app.config["MAX_CONTENT_LENGTH"],
+        token_check=bearer_user_id(verifier),
+    )
+    app.extensions["api_proxy"] = proxy
+    app.wsgi_app = EdgeDispatcher(proxy, app.wsgi_app)
+    return app
+
+
+def bearer_user_id(verifier: TokenVerifier):
+    """The edge's token check: `Authorization: Bearer <valid access token>` -> its user id."""
+
+    def check(authorization: str) -> str:
+        token = bearer_token(authorization)
+        if token is None:
+            raise InvalidToken("not a bearer token")
+        return verifier.verify(token)["sub"]
+
+    return check
+
+
+class EdgeDispatcher:
+    """Sends /api requests straight to the proxy, bypassing Flask; the rest to Flask."""
+
+    def __init__(self, proxy, flask_wsgi_app):
+        self.proxy = proxy
+        self.flask_wsgi_app = flask_wsgi_app
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if (path == "/api" or path.startswith("/api/")) and not _is_gateway_own(path):
+            return self.proxy(environ, start_response)
+        return self.flask_wsgi_app(environ, start_response)
+
+
+def _is_gateway_own(path: str) -> bool:
+    return path == GATEWAY_OWN_API_PREFIX or path.startswith(GATEWAY_OWN_API_PREFIX + "/")

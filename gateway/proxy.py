@@ -1,0 +1,452 @@
+"""The forwarding path: a plain WSGI app that relays /api requests to the services.
+
+Every API request crosses this code, so it stays lean: the route table, header rules and error
+bodies are prepared once; each worker thread keeps one keep-alive connection per upstream; the
+request goes out as one buffer and the response comes back as the upstream's raw bytes (gzip
+stays gzip, repeated headers stay repeated). Flask is not involved here.
+"""
+
+import http.client
+import json
+import logging
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+from service_kit.auth import InvalidToken, KeysUnavailable
+from service_kit.errors import error_body
+from service_kit.request_log import incoming_request_id
+
+from .paths import is_safe_target, split_target
+from .routes import UPSTREAM_SERVICE_NAMES, Route, RouteTable
+
+log = logging.getLogger(__name__)
+request_log = logging.getLogger("request")
+
+MAX_BODY_BYTES = 1024 * 1024
+# Responses up to this size are read whole before answering, so an upstream failure mid-body
+# still becomes a clean 502/504; larger or unsized bodies are streamed.
+BUFFERED_RESPONSE_BYTES = 256 * 1024
+STREAM_CHUNK_BYTES = 64 * 1024
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# Set by the gateway itself, whatever the client sent.
+_REPLACED_REQUEST_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "content-type",
+        "expect",  # the body is already read in full; nothing to wait for upstream
+        "x-request-id",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "forwarded",
+    }
+)
+# gunicorn writes its own Date and Server; the gateway's request id wins over the upstream's.
+_REPLACED_RESPONSE_HEADERS = HOP_BY_HOP | {"date", "server", "x-request-id"}
+
+StartResponse = Callable[..., object]
+# The Authorization header value -> the caller's user id; raises InvalidToken.
+TokenCheck = Callable[[str], object]
+
+
+class UpstreamFailure(Exception):
+    """The upstream could not be reached or did not answer in time."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class Upstream:
+    """One service: its address and, per worker thread, one keep-alive connection to it."""
+
+    def __init__(self, name: str, base_url: str, *, connect_timeout: float, read_timeout: float):
+        parts = urlsplit(base_url)
+        if parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"{name} upstream must be an http:// URL, got {base_url!r}")
+        self.name = name
+        self.address = (parts.hostname, parts.port or 80)
+        self.host_header = parts.netloc
+        self.path_prefix = parts.path.rstrip("/")
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self._local = threading.local()
+
+    def exchange(self, method: str, request: bytes) -> http.client.HTTPResponse:
+        """Send one request and read the response head; the caller reads the body, then
+        calls `release` (or `discard` when it gave up midway)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None and connection[1].poll(0):
+            # An idle keep-alive connection with something to read was closed by the service.
+            self.discard()
+            connection = None
+        reused = connection is not None
+        while True:
+            if connection is None:
+                connection = self._connect()
+            try:
+                return _send(connection[0], method, request)
+            except (ConnectionResetError, BrokenPipeError) as error:
+                self.discard()
+                # The service closed the idle connection just as we reused it: try once more.
+                if reused and method in IDEMPOTENT_METHODS:
+                    reused, connection = False, None
+                    continue
+                raise self.unavailable(error) from error
+            except TimeoutError as error:
+                self.discard()
+                raise self.timed_out() from error
+            except (OSError, http.client.HTTPException) as error:
+                self.discard()
+                raise self.unavailable(error) from error
+
+    def release(self, response: http.client.HTTPResponse) -> None:
+        """The response was read to its end: keep the connection unless it must close."""
+        if response.will_close:
+            self.discard()
+
+    def discard(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None:
+            connection[0].close()
+
+    def _connect(self) -> tuple[socket.socket, select.poll]:
+        try:
+            sock = socket.create_connection(self.address, timeout=self.connect_timeout)
+        except TimeoutError as error:
+            raise self.timed_out() from error
+        except OSError as error:
+            raise self.unavailable(error) from error
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.settimeout(self.read_timeout)
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        self._local.connection = (sock, poller)
+        return sock, poller
+
+    def unavailable(self, error: Exception) -> UpstreamFailure:
+        log.warning("upstream %s failed: %r", self.name, error)
+        return UpstreamFailure(502, f"The {self.name} service is unavailable.")
+
+    def timed_out(self) -> UpstreamFailure:
+        log.warning("upstream %s timed out", self.name)
+        return UpstreamFailure(504, f"The {self.name} service did not answer in time.")
+
+
+def _send(sock: socket.socket, method: str, request: bytes) -> http.client.HTTPResponse:
+    sock.sendall(request)
+    response = http.client.HTTPResponse(sock, method=method)
+    try:
+        response.begin()
+    except BaseException:
+        response.close()
+        raise
+    return response
+
+
+class ApiProxy:
+    """WSGI app for everything under /api that the gateway does not answer itself."""
+
+    def __init__(
+        self,
+        upstream_urls: dict[str, str],
+        *,
+        routes: RouteTable | None = None,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 10.0,
+        token_check: TokenCheck | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ):
+        self.routes = routes or RouteTable()
+        self.upstreams = {
+            key: Upstream(
+                UPSTREAM_SERVICE_NAMES.get(key, key),
+                upstream_urls[key],
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+            )
+            for key in {route.upstream for route in self.routes.routes}
+        }
+        self.token_check = token_check
+        self.max_body_bytes = max_body_bytes
+        self._header_names: dict[str, str | None] = {}
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        request_id = incoming_request_id(environ.get("HTTP_X_REQUEST_ID"))
+        method = environ["REQUEST_METHOD"]
+        target = raw_target(environ)
+        path, query = split_target(target)
+        user_id = None
+        try:
+            if not is_safe_target(target):
+                raise _Refusal(400, "The request path is not allowed.")
+            route = self.routes.match(path)
+            if route is None:
+                raise _Refusal(404, "No API endpoint at this path.")
+            if not route.is_public(method):
+                user_id = self._check_token(environ.get("HTTP_AUTHORIZATION"))
+            body = self._read_body(environ, method)
+            upstream = self.upstreams[route.upstream]
+            request = self._upstream_request(
+                environ, upstream, _upstream_target(upstream, route, path, query), body, request_id
+            )
+            response = upstream.exchange(method, request)
+            status, headers, content = self._relay(upstream, response, request_id)
+        except _Refusal as refusal:
+            status, headers, content = _error(refusal.status, refusal.message, request_id)
+            if refusal.status == 401:
+                headers.append(("WWW-Authenticate", "Bearer"))
+        except UpstreamFailure as failure:
+            status, headers, content = _error(failure.status, failure.message, request_id)
+        start_response(status, headers)
+        _log_request(environ, method, path, status, started, request_id, user_id)
+        return content
+
+    def _check_token(self, authorization: str | None) -> object:
+        if self.token_check is None:
+            raise _Refusal(401, "Authentication is not available.")
+        if not authorization:
+            raise _Refusal(401, "A bearer access token is required.")
+        try:
+            return self.token_check(authorization)
+        except InvalidToken as error:
+            raise _Refusal(401, "The access token is invalid or expired.") from error
+        except KeysUnavailable as error:
+            # Without keys no token can be judged: the caller did nothing wrong.
+            raise _Refusal(503, "Sign-in cannot be checked right now.") from error
+
+    def _read_body(self, environ: dict, method: str) -> bytes | None:
+        length_header = environ.get("CONTENT_LENGTH")
+        stream = environ["wsgi.input"]
+        if length_header:
+            if not length_header.isdigit() or len(length_header) > 18:
+                raise _Refusal(400, "Invalid Content-Length.")
+            length = int(length_header)
+            if length > self.max_body_bytes:
+                raise _Refusal(413, f"The request body exceeds {self.max_body_bytes} bytes.")
+            body = stream.read(length) if length else b""
+            if len(body) != length:
+                raise _Refusal(400, "The request body ended early.")
+            return body
+        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            return self._read_chunked(stream)
+        return b"" if method in METHODS_WITH_BODY else None
+
+    def _read_chunked(self, stream) -> bytes:
+        chunks, size, limit = [], 0, self.max_body_bytes
+        while True:
+            chunk = stream.read(min(STREAM_CHUNK_BYTES, limit + 1 - size))
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > limit:
+                raise _Refusal(413, f"The request body exceeds {limit} bytes.")
+            chunks.append(chunk)
+
+    def _upstream_request(
+        self, environ: dict, upstream: Upstream, target: str, body: bytes | None, request_id: str
+    ) -> bytes:
+        header_name = self._header_name
+        lines = []
+        for key, value in environ.items():
+            if key.startswith("HTTP_"):
+                name = header_name(key)
+                if name is not None:
+                    lines.append(f"{name}: {value}")
+        connection_tokens = environ.get("HTTP_CONNECTION")
+        if connection_tokens:
+            lines = _without_named_headers(lines, connection_tokens)
+        content_type = environ.get("CONTENT_TYPE")
+        if content_type:
+            lines.append(f"Content-Type: {content_type}")
+        if body is not None:
+            lines.append(f"Content-Length: {len(body)}")
+        client = environ.get("REMOTE_ADDR") or "unknown"
+        forwarded_for = environ.get("HTTP_X_FORWARDED_FOR")
+        # Appended, never replaced: the last address is the one the gateway itself saw.
+        lines.append(
+            f"X-Forwarded-For: {forwarded_for}, {client}"
+            if forwarded_for
+            else f"X-Forwarded-For: {client}"
+        )
+        lines.append(f"X-Forwarded-Proto: {environ.get('wsgi.url_scheme', 'http')}")
+        host = environ.get("HTTP_HOST")
+        if host:
+            lines.append(f"X-Forwarded-Host: {host}")
+        head = (
+            f"{environ['REQUEST_METHOD']} {target} HTTP/1.1\r\n"
+            f"Host: {upstream.host_header}\r\n"
+            f"X-Request-ID: {request_id}\r\n" + "\r\n".join(lines) + "\r\n\r\n"
+        )
+        try:
+            encoded = head.encode("latin-1")
+        except UnicodeEncodeError as error:
+            raise _Refusal(400, "Request headers must be Latin-1.") from error
+        return encoded + body if body else encoded
+
+    def _header_name(self, environ_key: str) -> str | None:
+        """The header to forward for an HTTP_* environ key, or None to drop it (memoised)."""
+        try:
+            return self._header_names[environ_key]
+        except KeyError:
+            pass
+        name = environ_key[5:].replace("_", "-").title()
+        lower = name.lower()
+        if (
+            lower in HOP_BY_HOP
+            or lower in _REPLACED_REQUEST_HEADERS
+            or lower.startswith(("x-user-", "proxy-"))
+        ):
+            forwarded = None
+        else:
+            forwarded = name
+        # Bounded: a client inventing header names must not grow this forever.
+        if len(self._header_names) < 512:
+            self._header_names[environ_key] = forwarded
+        return forwarded
+
+    def _relay(
+        self, upstream: Upstream, response: http.client.HTTPResponse, request_id: str
+    ) -> tuple[str, list[tuple[str, str]], Iterable[bytes]]:
+        status = _STATUS_LINES.get(response.status) or f"{response.status} {response.reason}"
+        headers = []
+        dropped = _REPLACED_RESPONSE_HEADERS
+        for name, value in response.msg.items():
+            lower = name.lower()
+            if lower in dropped:
+                if lower == "connection":
+                    dropped = dropped | _connection_tokens(value)
+                continue
+            if "\n" in value or "\r" in value:  # obsolete line folding
+                value = " ".join(value.split())
+            headers.append((name, value))
+        if dropped is not _REPLACED_RESPONSE_HEADERS:
+            headers = [(name, value) for name, value in headers if name.lower() not in dropped]
+        headers.append(("X-Request-ID", request_id))
+        length = response.length
+        if length is not None and length <= BUFFERED_RESPONSE_BYTES:
+            try:
+                content = response.read()
+            except TimeoutError as error:
+                upstream.discard()
+                raise upstream.timed_out() from error
+            except (OSError, http.client.HTTPException) as error:
+                upstream.discard()
+                raise upstream.unavailable(error) from error
+            upstream.release(response)
+            return status, headers, [content] if content else []
+        return status, headers, StreamedBody(upstream, response)
+
+
+class StreamedBody:
+    """A large or unsized response body, relayed chunk by chunk as the upstream sends it."""
+
+    def __init__(self, upstream: Upstream, response: http.client.HTTPResponse):
+        self.upstream = upstream
+        self.response = response
+        self.finished = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        read = self.response.read1
+        while True:
+            # An upstream failure here cannot become an error status any more: the exception
+            # makes the server cut the client connection, so the truncation is visible.
+            chunk = read(STREAM_CHUNK_BYTES)
+            if not chunk:
+                break
+            yield chunk
+        self.finished = True
+        self.upstream.release(self.response)
+
+    def close(self) -> None:
+        if not self.finished:  # the client went away, or the upstream failed midway
+            self.response.close()
+            self.upstream.discard()
+
+
+class _Refusal(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
+
+
+def raw_target(environ: dict) -> str:
+    """The request target exactly as the client sent it."""
+    target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if target:
+        return target
+    query = environ.get("QUERY_STRING")
+    path = environ.get("PATH_INFO", "")
+    return f"{path}?{query}" if query else path
+
+
+def _upstream_target(upstream: Upstream, route: Route, path: str, query: str) -> str:
+    if route.upstream_prefix is not None:
+        path = route.upstream_prefix + path[len(route.prefix) :]
+    return upstream.path_prefix + path + query
+
+
+def _connection_tokens(value: str) -> frozenset[str]:
+    return frozenset(token.strip().lower() for token in value.split(",") if token.strip())
+
+
+def _without_named_headers(lines: list[str], connection_value: str) -> list[str]:
+    named = _connection_tokens(connection_value)
+    return [line for line in lines if line.partition(":")[0].lower() not in named]
+
+
+def _error(status: int, message: str, request_id: str):
+    body = json.dumps(
+        error_body(status, message), ensure_ascii=False, separators=(",", ":")
+    ).encode()
+    headers = [
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(body))),
+        ("X-Request-ID", request_id),
+    ]
+    return _STATUS_LINES[status], headers, [body]
+
+
+def _log_request(environ, method, path, status, started, request_id, user_id) -> None:
+    if not request_log.isEnabledFor(logging.INFO):
+        return
+    fields = {
+        "service": "gateway",
+        "method": method,
+        "path": path,
+        "status": int(status[:3]),
+        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        "request_id": request_id,
+    }
+    if user_id is not None:
+        fields["user_id"] = user_id
+    request_log.info("request", extra={"fields": fields})
