@@ -1,0 +1,18 @@
+"""catalog_service: courses, semesters, materials, teacher assignments, search, caching."""
+
+from flask import Flask
+
+from service_kit import create_service_app
+from service_kit.auth import init_auth
+
+from .cache import init_response_cache
+from .routes import IdConverter, blp
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app, api = create_service_app("catalog", __name__, config, title="Catalog service")
+    init_auth(app)
+    init_response_cache(app)
+    app.url_map.converters["id"] = IdConverter
+    api.register_blueprint(blp)
+    return app

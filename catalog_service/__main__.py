@@ -1,0 +1,41 @@
+"""`python -m catalog_service migrate | seed-demo [--teacher-id N]`"""
+
+import click
+
+from service_kit.cli import service_cli
+from service_kit.config import env_config
+from service_kit.db import Database
+
+from . import services
+from .demo_data import DEMO_TEACHER_COURSES, demo_courses
+from .models import MAX_USER_ID
+
+cli = service_cli("catalog", "catalog_service")
+
+
+@cli.command("seed-demo")
+@click.option(
+    "--teacher-id",
+    type=click.IntRange(1, MAX_USER_ID),
+    envvar="DEMO_TEACHER_ID",
+    help="An auth user id to make the teacher of a few demo courses.",
+)
+def seed_demo(teacher_id: int | None) -> None:
+    """Load the demo courses and materials, only into an empty catalog."""
+    database = Database(env_config("catalog")["DATABASE_URL"])
+    try:
+        with database.session() as session:
+            if services.catalog_is_empty(session):
+                count = services.load_courses(session, demo_courses())
+                click.echo(f"catalog: loaded {count} demo courses")
+            else:
+                click.echo("catalog: not empty, demo courses left alone")
+            if teacher_id is not None:
+                assigned = services.assign_demo_teacher(session, teacher_id, DEMO_TEACHER_COURSES)
+                click.echo(f"catalog: user {teacher_id} teaches {assigned} more demo course(s)")
+    finally:
+        database.dispose()
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,235 @@
+"""Response cache for catalog GETs, keyed by the catalog version.
+
+Each GET first reads the catalog version (epoch + counter, bumped in the same transaction as
+every write), then looks for the rendered response under that version and the request's path
+and query: in this process (an LRU bounded by bytes), then in Redis when REDIS_URL is set
+(shared by every worker and pod). A write bumps the version, so the very next request misses
+and renders afresh; old entries simply age out. Reading the version *before* the data means an
+entry can only ever hold data at least as new as its version.
+
+The ETag is a digest of the stored bytes, so it changes exactly when the representation does;
+a hit serves the stored bytes and ETag without touching the data or serialising anything.
+Redis is an optimisation only: any Redis error is logged and the request goes on without it,
+and Redis is left alone for a few seconds before it is tried again.
+"""
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+
+import redis
+from flask import Flask, Response, current_app, request
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from service_kit import get_session
+
+from . import services
+
+log = logging.getLogger(__name__)
+
+CACHE_CONTROL = "no-cache"  # clients may store, but revalidate every time
+PRIVATE_CACHE_CONTROL = "private, no-cache"
+# Response headers that belong to the representation and are stored with the body.
+STORED_HEADERS = ("X-Pagination",)
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    body: bytes
+    etag: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, response: Response) -> "CachedResponse":
+        body = response.get_data()
+        headers = tuple(
+            (name, response.headers[name]) for name in STORED_HEADERS if name in response.headers
+        )
+        digest = hashlib.blake2b(body, digest_size=16)
+        for name, value in headers:  # a header change (e.g. a new total) is a new representation
+            digest.update(f"\n{name}: {value}".encode())
+        return cls(body, f'"{digest.hexdigest()}"', headers)
+
+    def encode(self) -> bytes:
+        meta = json.dumps({"etag": self.etag, "headers": self.headers})  # one line, no raw "\n"
+        return meta.encode() + b"\n" + self.body
+
+    @classmethod
+    def decode(cls, data: bytes) -> "CachedResponse":
+        meta, _, body = data.partition(b"\n")
+        fields = json.loads(meta)
+        return cls(body, fields["etag"], tuple(tuple(pair) for pair in fields["headers"]))
+
+
+class MemoryStore:
+    """A thread-safe LRU of rendered responses, bounded by total body size."""
+
+    def __init__(self, max_bytes: int = 32 * 1024 * 1024):
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, CachedResponse] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> CachedResponse | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def set(self, key: str, entry: CachedResponse) -> None:
+        if len(entry.body) > self.max_bytes // 8:
+            return  # one huge answer must not evict everything else
+        with self._lock:
+            previous = self._entries.pop(key, None)
+            if previous is not None:
+                self._size -= len(previous.body)
+            self._entries[key] = entry
+            self._size += len(entry.body)
+            while self._size > self.max_bytes:
+                _, evicted = self._entries.popitem(last=False)
+                self._size -= len(evicted.body)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class RedisStore:
+    """Rendered responses in Redis, shared by all processes; never raises."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        ttl: int = 600,
+        timeout: float = 0.2,
+        retry_after: float = 5.0,
+        prefix: str = "catalog:response:",
+    ):
+        self.url = url
+        self.ttl = ttl
+        self.timeout = timeout
+        self.retry_after = retry_after
+        self.prefix = prefix
+        self._client: redis.Redis | None = None
+        self._down_until = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> redis.Redis:
+        # Created on first use, so no connection exists before gunicorn forks.
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = redis.Redis.from_url(
+                        self.url,
+                        socket_timeout=self.timeout,
+                        socket_connect_timeout=self.timeout,
+                        retry=Retry(NoBackoff(), 0),  # a miss is cheaper than a wait
+                    )
+        return self._client
+
+    def _key(self, key: str) -> str:
+        return self.prefix + hashlib.sha256(key.encode()).hexdigest()
+
+    def _call(self, operation: Callable[[redis.Redis], object]) -> object:
+        if time.monotonic() < self._down_until:
+            return None
+        try:
+            return operation(self.client)
+        except (redis.RedisError, OSError, ValueError) as error:
+            self._down_until = time.monotonic() + self.retry_after
+            log.warning("response cache: Redis unavailable, serving from the database: %s", error)
+            return None
+
+    def get(self, key: str) -> CachedResponse | None:
+        data = self._call(lambda client: client.get(self._key(key)))
+        if not isinstance(data, bytes):
+            return None
+        try:
+            return CachedResponse.decode(data)
+        except (ValueError, KeyError, TypeError):
+            return None  # something else wrote this key; render afresh
+
+    def set(self, key: str, entry: CachedResponse) -> None:
+        self._call(lambda client: client.set(self._key(key), entry.encode(), ex=self.ttl))
+
+
+class ResponseCache:
+    """This process's LRU in front of Redis (when configured)."""
+
+    def __init__(self, redis_url: str | None = None):
+        self.memory = MemoryStore()
+        self.redis = RedisStore(redis_url) if redis_url else None
+
+    def get(self, key: str) -> CachedResponse | None:
+        entry = self.memory.get(key)
+        if entry is None and self.redis is not None:
+            entry = self.redis.get(key)
+            if entry is not None:
+                self.memory.set(key, entry)
+        return entry
+
+    def set(self, key: str, entry: CachedResponse) -> None:
+        self.memory.set(key, entry)
+        if self.redis is not None:
+            self.redis.set(key, entry)
+
+
+def init_response_cache(app: Flask) -> ResponseCache:
+    cache = ResponseCache(app.config.get("REDIS_URL"))
+    app.extensions["catalog_response_cache"] = cache
+    return cache
+
+
+def _serve(entry: CachedResponse, cache_control: str) -> Response:
+    headers = {"ETag": entry.etag, "Cache-Control": cache_control}
+    if request.if_none_match and request.if_none_match.contains_weak(entry.etag.strip('"')):
+        return current_app.response_class(status=304, headers=headers)
+    headers.update(entry.headers)
+    return current_app.response_class(entry.body, 200, headers, mimetype="application/json")
+
+
+def cached_response(view: Callable) -> Callable:
+    """A public GET, served from the response cache while the catalog version stands."""
+
+    @wraps(view)
+    def cached(*args, **kwargs):
+        cache: ResponseCache = current_app.extensions["catalog_response_cache"]
+        version = services.catalog_version(get_session())  # before any data is read
+        key = None
+        if version is not None:
+            epoch, number = version
+            key = f"{epoch}:{number}:{request.path}?{request.query_string.decode('latin-1')}"
+            entry = cache.get(key)
+            if entry is not None:
+                return _serve(entry, CACHE_CONTROL)
+        response = view(*args, **kwargs)
+        if response.status_code != 200:
+            return response
+        entry = CachedResponse.of(response)
+        if key is not None:
+            cache.set(key, entry)
+        return _serve(entry, CACHE_CONTROL)
+
+    return cached
+
+
+def etagged_response(view: Callable) -> Callable:
+    """A per-caller GET: ETag and revalidation, but never stored server-side or by shared caches."""
+
+    @wraps(view)
+    def etagged(*args, **kwargs):
+        response = view(*args, **kwargs)
+        if response.status_code != 200:
+            return response
+        return _serve(CachedResponse.of(response), PRIVATE_CACHE_CONTROL)
+
+    return etagged

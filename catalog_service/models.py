@@ -1,0 +1,138 @@
+"""The catalog's tables: courses, material types, materials, teacher assignments, version."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    TypeDecorator,
+    true,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Catalog ids are PostgreSQL `integer`, user ids `bigint`; anything larger can never exist and
+# must not reach the database (Postgres would fail on the overflow).
+MAX_ID = 2**31 - 1
+MAX_USER_ID = 2**63 - 1
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC on both backends (SQLite hands back naive datetimes)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Course(Base):
+    __tablename__ = "courses"
+    __table_args__ = (
+        # The list, the semester view and `?semester=` all read active courses in this order.
+        Index("ix_courses_active_semester_name", "is_active", "semester", "name"),
+        # Substring search; Postgres only (pg_trgm), SQLite scans the small table instead.
+        Index(
+            "ix_courses_search_text_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    semester: Mapped[int] = mapped_column(SmallInteger)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Case-folded "name\ndescription" (ё→е), written by services.py on every change.
+    search_text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    teachers: Mapped[list["CourseTeacher"]] = relationship(
+        back_populates="course", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class MaterialType(Base):
+    __tablename__ = "material_types"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    label: Mapped[str] = mapped_column(String(100), unique=True)
+    sort_order: Mapped[int] = mapped_column(SmallInteger)
+
+
+class Material(Base):
+    __tablename__ = "materials"
+    __table_args__ = (
+        Index("ix_materials_course_type_lesson", "course_id", "type_code", "lesson_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    lesson_number: Mapped[int] = mapped_column(Integer)
+    type_code: Mapped[str] = mapped_column(ForeignKey("material_types.code"))
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    file_url: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    type: Mapped[MaterialType] = relationship(lazy="joined", innerjoin=True)
+
+    @property
+    def material_type(self) -> str:
+        return self.type.label
+
+    @property
+    def material_type_code(self) -> str:
+        return self.type_code
+
+
+class CourseTeacher(Base):
+    __tablename__ = "course_teachers"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
+    )
+    # A user of auth_service (a token's `sub`, up to BIGINT): no foreign key across services.
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)
+
+    course: Mapped[Course] = relationship(back_populates="teachers")
+
+
+class CatalogVersion(Base):
+    """One row, bumped in the same transaction as every write: it keys the response cache.
+
+    `epoch` is random per database, so a cache that outlives a recreated database (a Redis
+    kept across a reset) never serves the old database's entries for a reused version number.
+    """
+
+    __tablename__ = "catalog_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    epoch: Mapped[str] = mapped_column(String(32))

@@ -1,0 +1,199 @@
+"""The catalog API: thin views over services.py."""
+
+import json
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from werkzeug.routing import IntegerConverter
+
+from service_kit import get_session
+from service_kit.auth import current_principal, require_auth, require_permission
+
+from . import services
+from .cache import cached_response, etagged_response
+from .models import MAX_ID, MAX_USER_ID
+from .schemas import (
+    CourseCreateSchema,
+    CourseDetailsSchema,
+    CourseMaterialsSchema,
+    CourseQueryArgsSchema,
+    CourseSchema,
+    CourseSearchQueryArgsSchema,
+    CourseUpdateSchema,
+    MaterialCreateSchema,
+    MaterialQueryArgsSchema,
+    MaterialSchema,
+    MaterialUpdateSchema,
+    SemesterSchema,
+)
+
+blp = Blueprint("catalog", __name__, url_prefix="/api", description="Courses and materials")
+
+
+class IdConverter(IntegerConverter):
+    """`<id:...>`: a positive integer in ASCII digits that fits its column, else the route does
+    not match (404). Werkzeug's `int` also takes other scripts' digits ("١") and any length."""
+
+    regex = r"[0-9]{1,19}"
+
+    def __init__(self, map, max: int = MAX_ID):
+        super().__init__(map, min=1, max=max)
+
+
+COURSE_ID = "<id:course_id>"
+MATERIAL_ID = "<id:material_id>"
+USER_ID = f"<id(max={MAX_USER_ID}):user_id>"
+
+PAGINATION_HEADER = {
+    "X-Pagination": {
+        "description": "JSON: total, total_pages, first_page, last_page, page, "
+        "previous_page, next_page (only with page or page_size)",
+        "schema": {"type": "string"},
+    }
+}
+QUERY = {"location": "query", "error_status_code": 400}
+
+
+def pagination_header(page: services.Page) -> dict[str, str]:
+    """flask-smorest's X-Pagination format, so clients of every service read one shape."""
+    total_pages = -(-page.total // page.page_size) if page.total else 0
+    metadata = {"total": page.total, "total_pages": total_pages}
+    if total_pages:
+        metadata.update(first_page=1, last_page=total_pages)
+        if page.page <= total_pages:
+            metadata["page"] = page.page
+            if page.page > 1:
+                metadata["previous_page"] = page.page - 1
+            if page.page < total_pages:
+                metadata["next_page"] = page.page + 1
+    return {"X-Pagination": json.dumps(metadata)}
+
+
+@blp.route("/courses")
+class Courses(MethodView):
+    @cached_response
+    @blp.arguments(CourseQueryArgsSchema, **QUERY)
+    @blp.response(200, CourseSchema(many=True), headers=PAGINATION_HEADER)
+    def get(self, args):
+        """All active courses, by semester then name."""
+        result = services.list_courses(get_session(), **args)
+        if isinstance(result, services.Page):
+            return result.items, pagination_header(result)
+        return result
+
+    @require_permission(services.ADMIN_PERMISSION)
+    @blp.arguments(CourseCreateSchema)
+    @blp.response(201, CourseDetailsSchema)
+    def post(self, course):
+        """Create a course (admin)."""
+        return services.create_course(get_session(), **course)
+
+
+@blp.route("/semesters")
+class Semesters(MethodView):
+    @cached_response
+    @blp.response(200, SemesterSchema(many=True))
+    def get(self):
+        """Active courses grouped by semester."""
+        return services.list_semesters(get_session())
+
+
+@blp.route("/courses/search")
+class CourseSearch(MethodView):
+    @cached_response
+    @blp.arguments(CourseSearchQueryArgsSchema, **QUERY)
+    @blp.response(200, CourseSchema(many=True))
+    def get(self, args):
+        """Active courses whose name or description contains the query; name matches first."""
+        return services.search_courses(get_session(), args["query"], args["limit"])
+
+
+@blp.route(f"/courses/{COURSE_ID}")
+class CourseById(MethodView):
+    @cached_response
+    @blp.response(200, CourseDetailsSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, course_id):
+        """One active course with its teachers and material counts."""
+        return services.get_course(get_session(), course_id)
+
+    @require_permission(services.ADMIN_PERMISSION)
+    @blp.arguments(CourseUpdateSchema)
+    @blp.response(200, CourseDetailsSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def patch(self, changes, course_id):
+        """Edit or deactivate a course (admin)."""
+        return services.update_course(get_session(), course_id, changes)
+
+
+@blp.route(f"/courses/{COURSE_ID}/teachers/{USER_ID}")
+class CourseTeacher(MethodView):
+    @require_permission(services.ADMIN_PERMISSION)
+    @blp.response(200, CourseDetailsSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def put(self, course_id, user_id):
+        """Assign a teacher to a course (admin)."""
+        return services.assign_teacher(get_session(), course_id, user_id)
+
+    @require_permission(services.ADMIN_PERMISSION)
+    @blp.response(204)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def delete(self, course_id, user_id):
+        """Unassign a teacher from a course (admin)."""
+        services.unassign_teacher(get_session(), course_id, user_id)
+
+
+@blp.route("/teacher/courses")
+class TeacherCourses(MethodView):
+    @require_auth
+    @etagged_response
+    @blp.response(200, CourseSchema(many=True))
+    def get(self):
+        """The active courses the caller teaches."""
+        return services.teacher_courses(get_session(), current_principal().user_id)
+
+
+@blp.route(f"/courses/{COURSE_ID}/materials")
+class Materials(MethodView):
+    @cached_response
+    @blp.arguments(MaterialQueryArgsSchema, **QUERY)
+    @blp.response(200, CourseMaterialsSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, args, course_id):
+        """A course's materials by type, then lesson number; `type` filters."""
+        return services.list_materials(get_session(), course_id, args.get("type"))
+
+    @require_permission(services.MATERIALS_PERMISSION)
+    @blp.arguments(MaterialCreateSchema)
+    @blp.response(201, MaterialSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def post(self, material, course_id):
+        """Add a material (a teacher of the course, or an admin)."""
+        return services.create_material(get_session(), current_principal(), course_id, material)
+
+
+@blp.route(f"/courses/{COURSE_ID}/materials/{MATERIAL_ID}")
+class MaterialById(MethodView):
+    @cached_response
+    @blp.response(200, MaterialSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, course_id, material_id):
+        """One material of a course."""
+        return services.get_material(get_session(), course_id, material_id)
+
+    @require_permission(services.MATERIALS_PERMISSION)
+    @blp.arguments(MaterialUpdateSchema)
+    @blp.response(200, MaterialSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def patch(self, changes, course_id, material_id):
+        """Edit a material (a teacher of the course, or an admin)."""
+        return services.update_material(
+            get_session(), current_principal(), course_id, material_id, changes
+        )
+
+    @require_permission(services.MATERIALS_PERMISSION)
+    @blp.response(204)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def delete(self, course_id, material_id):
+        """Delete a material (a teacher of the course, or an admin)."""
+        services.delete_material(get_session(), current_principal(), course_id, material_id)

@@ -1,0 +1,510 @@
+"""The catalog's rules: plain functions, a session and values in, objects out.
+
+Every write goes through here, so `search_text` is always computed by `search_text_of` and the
+catalog version is bumped in the same transaction as the change it announces.
+"""
+
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, delete, func, select, update
+from sqlalchemy.orm import Session, contains_eager
+
+from service_kit import BadRequest, Forbidden, InvalidInput, NotFound
+from service_kit.auth import Principal
+
+from .models import (
+    MAX_ID,
+    MAX_USER_ID,
+    CatalogVersion,
+    Course,
+    CourseTeacher,
+    Material,
+    MaterialType,
+    utcnow,
+)
+
+SEARCH_QUERY_MAX_LENGTH = 100
+SEARCH_LIMIT_DEFAULT = 50
+SEARCH_LIMIT_MAX = 100
+IDS_MAX = 100
+PAGE_SIZE_DEFAULT = 20
+PAGE_SIZE_MAX = 100
+LIKE_ESCAPE = "\\"
+
+ADMIN_PERMISSION = "courses:admin"
+MATERIALS_PERMISSION = "materials:write"
+
+
+# --- search text ---------------------------------------------------------------------------
+
+
+def fold(text: str) -> str:
+    """Text as search compares it: NFKC, case-folded, ё→е, no control or format characters,
+    whitespace runs as one space. The database only ever compares folded strings byte for
+    byte, so SQLite (ASCII-only `lower`) and Postgres (any collation) answer alike."""
+    text = unicodedata.normalize("NFKC", text).casefold().replace("ё", "е")
+    visible = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch)[0] != "C")
+    return " ".join(visible.split())
+
+
+def search_text_of(name: str, description: str) -> str:
+    # Folding leaves no newline inside either part, so text before the one "\n" is the name.
+    return f"{fold(name)}\n{fold(description)}"
+
+
+def escape_like(text: str) -> str:
+    return (
+        text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", LIKE_ESCAPE + "%")
+        .replace("_", LIKE_ESCAPE + "_")
+    )
+
+
+# --- catalog version -----------------------------------------------------------------------
+
+
+def catalog_version(session: Session) -> tuple[str, int] | None:
+    """(epoch, version) of the catalog's data; None if the row is missing (then nothing caches)."""
+    row = session.execute(
+        select(CatalogVersion.epoch, CatalogVersion.version).where(CatalogVersion.id == 1)
+    ).first()
+    return (row.epoch, row.version) if row else None
+
+
+def _bump_version(session: Session) -> None:
+    session.execute(
+        update(CatalogVersion)
+        .where(CatalogVersion.id == 1)
+        .values(version=CatalogVersion.version + 1)
+    )
+
+
+def _commit_change(session: Session) -> None:
+    _bump_version(session)
+    session.commit()
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CourseDetails:
+    """A course as `GET /api/courses/{id}` shows it."""
+
+    id: int
+    name: str
+    description: str
+    semester: int
+    is_active: bool
+    teacher_ids: list[int]
+    material_counts: dict[str, int]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Semester:
+    semester: int
+    title: str
+    courses: list[Course]
+
+
+@dataclass(frozen=True)
+class CourseMaterials:
+    course_id: int
+    course_name: str
+    materials: list[Material]
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Course]
+    page: int
+    page_size: int
+    total: int
+
+
+def semester_title(semester: int) -> str:
+    return f"{semester}-й семестр"
+
+
+def _active_courses():
+    return (
+        select(Course)
+        .where(Course.is_active.is_(True))
+        .order_by(Course.semester, Course.name, Course.id)
+    )
+
+
+def list_courses(
+    session: Session,
+    *,
+    semester: int | None = None,
+    ids: Iterable[int] | None = None,
+    page: int | None = None,
+    page_size: int | None = None,
+) -> list[Course] | Page:
+    """Active courses by semester then name; a `Page` when `page` or `page_size` is given."""
+    statement = _active_courses()
+    if semester is not None:
+        statement = statement.where(Course.semester == semester)
+    if ids is not None:
+        ids = _valid_ids(ids)
+        if not ids:
+            return [] if page is None and page_size is None else Page([], page or 1, 0, 0)
+        statement = statement.where(Course.id.in_(ids))
+    if page is None and page_size is None:
+        return list(session.scalars(statement))
+    page, page_size = page or 1, page_size or PAGE_SIZE_DEFAULT
+    total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    items = session.scalars(statement.offset((page - 1) * page_size).limit(page_size))
+    return Page(list(items), page, page_size, total or 0)
+
+
+def _valid_ids(ids: Iterable[int]) -> list[int]:
+    unique = sorted(set(ids))
+    if len(unique) > IDS_MAX:
+        raise BadRequest(f"At most {IDS_MAX} ids at once.")
+    if any(not 1 <= course_id <= MAX_ID for course_id in unique):
+        raise BadRequest(f"Course ids are integers from 1 to {MAX_ID}.")
+    return unique
+
+
+def list_semesters(session: Session) -> list[Semester]:
+    semesters: dict[int, list[Course]] = {}
+    for course in session.scalars(_active_courses()):
+        semesters.setdefault(course.semester, []).append(course)
+    return [
+        Semester(number, semester_title(number), courses) for number, courses in semesters.items()
+    ]
+
+
+def search_courses(session: Session, query: str, limit: int = SEARCH_LIMIT_DEFAULT) -> list[Course]:
+    """Active courses whose name or description contains `query`; name matches first."""
+    needle = fold(query)
+    if not needle or len(query) > SEARCH_QUERY_MAX_LENGTH:
+        raise BadRequest(f"The query must be 1 to {SEARCH_QUERY_MAX_LENGTH} characters of text.")
+    if not 1 <= limit <= SEARCH_LIMIT_MAX:
+        raise BadRequest(f"The limit must be between 1 and {SEARCH_LIMIT_MAX}.")
+    contains = f"%{escape_like(needle)}%"
+    # The needle holds no newline, so it matches before the one "\n" only inside the name.
+    in_name = Course.search_text.like(contains + "\n%", escape=LIKE_ESCAPE)
+    statement = (
+        select(Course)
+        .where(Course.is_active.is_(True), Course.search_text.like(contains, escape=LIKE_ESCAPE))
+        .order_by(case((in_name, 0), else_=1), Course.semester, Course.name, Course.id)
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
+
+
+def _course(session: Session, course_id: int, *, include_inactive: bool = False) -> Course:
+    course = session.get(Course, course_id) if 1 <= course_id <= MAX_ID else None
+    if course is None or not (course.is_active or include_inactive):
+        raise NotFound(f"Course {course_id} does not exist.")
+    return course
+
+
+def _details(session: Session, course: Course) -> CourseDetails:
+    teacher_ids = session.scalars(
+        select(CourseTeacher.user_id)
+        .where(CourseTeacher.course_id == course.id)
+        .order_by(CourseTeacher.user_id)
+    )
+    counts = dict(
+        session.execute(
+            select(Material.type_code, func.count())
+            .where(Material.course_id == course.id)
+            .group_by(Material.type_code)
+        ).all()
+    )
+    return CourseDetails(
+        id=course.id,
+        name=course.name,
+        description=course.description,
+        semester=course.semester,
+        is_active=course.is_active,
+        teacher_ids=list(teacher_ids),
+        material_counts={code: counts.get(code, 0) for code in _type_codes(session)},
+        created_at=course.created_at,
+        updated_at=course.updated_at,
+    )
+
+
+def get_course(session: Session, course_id: int) -> CourseDetails:
+    """One active course with its teachers and material counts per type."""
+    return _details(session, _course(session, course_id))
+
+
+def material_types(session: Session) -> list[MaterialType]:
+    return list(session.scalars(select(MaterialType).order_by(MaterialType.sort_order)))
+
+
+def _type_codes(session: Session) -> list[str]:
+    return [material_type.code for material_type in material_types(session)]
+
+
+def resolve_material_type(session: Session, value: str) -> str:
+    """The code of a material type named by its code or its label, in any letter case."""
+    wanted = fold(value)
+    types = material_types(session)
+    for material_type in types:
+        if wanted in (fold(material_type.code), fold(material_type.label)):
+            return material_type.code
+    allowed = ", ".join([t.code for t in types] + [t.label for t in types])
+    raise BadRequest(
+        f"Unknown material type. Allowed: {allowed}.",
+        {"type": [f"Must be one of: {allowed}."]},
+    )
+
+
+def list_materials(
+    session: Session, course_id: int, material_type: str | None = None
+) -> CourseMaterials:
+    """The materials of an active course by type order, then lesson number."""
+    course = _course(session, course_id)
+    statement = (
+        select(Material)
+        .join(Material.type)
+        .options(contains_eager(Material.type))
+        .where(Material.course_id == course.id)
+        .order_by(MaterialType.sort_order, Material.lesson_number, Material.id)
+    )
+    if material_type is not None:
+        statement = statement.where(
+            Material.type_code == resolve_material_type(session, material_type)
+        )
+    return CourseMaterials(course.id, course.name, list(session.scalars(statement)))
+
+
+def get_material(session: Session, course_id: int, material_id: int) -> Material:
+    course = _course(session, course_id)
+    material = session.get(Material, material_id) if 1 <= material_id <= MAX_ID else None
+    if material is None or material.course_id != course.id:
+        raise NotFound(f"Material {material_id} of course {course_id} does not exist.")
+    return material
+
+
+def teacher_courses(session: Session, user_id: int) -> list[Course]:
+    """The active courses `user_id` teaches, by semester then name."""
+    return list(
+        session.scalars(
+            _active_courses().join(CourseTeacher).where(CourseTeacher.user_id == user_id)
+        )
+    )
+
+
+# --- writing: courses (admin) --------------------------------------------------------------
+
+COURSE_FIELDS = ("name", "description", "semester", "is_active")
+MATERIAL_FIELDS = ("lesson_number", "material_type_code", "title", "description", "file_url")
+
+
+def create_course(
+    session: Session, *, name: str, description: str = "", semester: int, is_active: bool = True
+) -> CourseDetails:
+    now = utcnow()
+    course = Course(
+        name=name.strip(),
+        description=description.strip(),
+        semester=semester,
+        is_active=is_active,
+        search_text=search_text_of(name, description),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(course)
+    session.flush()
+    _commit_change(session)
+    return _details(session, course)
+
+
+def update_course(session: Session, course_id: int, changes: dict[str, Any]) -> CourseDetails:
+    """Edit any subset of a course's fields; `is_active=False` hides it everywhere."""
+    course = _course(session, course_id, include_inactive=True)
+    if _apply(course, changes, COURSE_FIELDS):
+        course.search_text = search_text_of(course.name, course.description)
+        course.updated_at = utcnow()
+        _commit_change(session)
+    return _details(session, course)
+
+
+def _apply(target: Any, changes: dict[str, Any], fields: tuple[str, ...]) -> bool:
+    """Set the given fields; True if any value differs from what was stored."""
+    changed = False
+    for field in fields:
+        if field not in changes:
+            continue
+        value = changes[field]
+        if isinstance(value, str):
+            value = value.strip()
+        if getattr(target, field) != value:
+            setattr(target, field, value)
+            changed = True
+    return changed
+
+
+def assign_teacher(session: Session, course_id: int, user_id: int) -> CourseDetails:
+    """Make `user_id` a teacher of the course (idempotent)."""
+    course = _course(session, course_id, include_inactive=True)
+    _check_user_id(user_id)
+    if session.get(CourseTeacher, (course.id, user_id)) is None:
+        session.add(CourseTeacher(course_id=course.id, user_id=user_id))
+        session.flush()
+        _commit_change(session)
+    return _details(session, course)
+
+
+def unassign_teacher(session: Session, course_id: int, user_id: int) -> None:
+    """Remove `user_id` from the course's teachers (fine when they were not one)."""
+    course = _course(session, course_id, include_inactive=True)
+    _check_user_id(user_id)
+    removed = session.execute(
+        delete(CourseTeacher).where(
+            CourseTeacher.course_id == course.id, CourseTeacher.user_id == user_id
+        )
+    )
+    if removed.rowcount:
+        _commit_change(session)
+
+
+def _check_user_id(user_id: int) -> None:
+    if not 1 <= user_id <= MAX_USER_ID:
+        raise NotFound(f"User {user_id} does not exist.")
+
+
+# --- writing: materials (teachers of the course, admins) -----------------------------------
+
+
+def _editable_course(session: Session, editor: Principal, course_id: int) -> Course:
+    """The active course if `editor` may change its materials: an admin, or a teacher of it."""
+    is_admin = editor.has(ADMIN_PERMISSION)
+    if not (is_admin or editor.has(MATERIALS_PERMISSION)):
+        raise Forbidden("Only teachers and admins can change materials.")
+    course = _course(session, course_id)
+    if not is_admin and session.get(CourseTeacher, (course.id, editor.user_id)) is None:
+        raise Forbidden("Only teachers of this course can change its materials.")
+    return course
+
+
+def _check_type_code(session: Session, code: str) -> None:
+    codes = _type_codes(session)
+    if code not in codes:
+        raise InvalidInput(
+            "Unknown material type.",
+            {"material_type_code": [f"Must be one of: {', '.join(codes)}."]},
+        )
+
+
+def create_material(
+    session: Session, editor: Principal, course_id: int, values: dict[str, Any]
+) -> Material:
+    course = _editable_course(session, editor, course_id)
+    _check_type_code(session, values["material_type_code"])
+    now = utcnow()
+    material = Material(
+        course_id=course.id,
+        lesson_number=values["lesson_number"],
+        type_code=values["material_type_code"],
+        title=values["title"].strip(),
+        description=values.get("description", "").strip(),
+        file_url=values["file_url"].strip(),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(material)
+    session.flush()
+    _commit_change(session)
+    return _reload_material(session, material)
+
+
+def update_material(
+    session: Session, editor: Principal, course_id: int, material_id: int, changes: dict[str, Any]
+) -> Material:
+    _editable_course(session, editor, course_id)
+    material = get_material(session, course_id, material_id)
+    changes = dict(changes)
+    if "material_type_code" in changes:
+        _check_type_code(session, changes["material_type_code"])
+        changes["type_code"] = changes.pop("material_type_code")
+    fields = ("lesson_number", "type_code", "title", "description", "file_url")
+    if _apply(material, changes, fields):
+        material.updated_at = utcnow()
+        _commit_change(session)
+    return _reload_material(session, material)
+
+
+def delete_material(session: Session, editor: Principal, course_id: int, material_id: int) -> None:
+    _editable_course(session, editor, course_id)
+    material = get_material(session, course_id, material_id)
+    session.delete(material)
+    _commit_change(session)
+
+
+def _reload_material(session: Session, material: Material) -> Material:
+    """The material with its type loaded afresh (the type code may just have changed)."""
+    session.refresh(material, attribute_names=["type"])
+    return material
+
+
+# --- demo data -----------------------------------------------------------------------------
+
+
+def catalog_is_empty(session: Session) -> bool:
+    return session.scalar(select(Course.id).limit(1)) is None
+
+
+def load_courses(session: Session, courses: Iterable[dict[str, Any]]) -> int:
+    """Insert courses with their materials in one transaction; returns how many."""
+    now = utcnow()
+    count = 0
+    for entry in courses:
+        course = Course(
+            name=entry["name"],
+            description=entry["description"],
+            semester=entry["semester"],
+            is_active=True,
+            search_text=search_text_of(entry["name"], entry["description"]),
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(course)
+        session.flush()
+        for material in entry["materials"]:
+            session.add(
+                Material(
+                    course_id=course.id,
+                    lesson_number=material["lesson_number"],
+                    type_code=material["type_code"],
+                    title=material["title"],
+                    description=material["description"],
+                    file_url=material["file_url"],
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        count += 1
+    _commit_change(session)
+    return count
+
+
+def assign_demo_teacher(session: Session, user_id: int, course_names: Iterable[str]) -> int:
+    """Give `user_id` the named courses, unless they already teach something (an admin's
+    later changes are kept); returns how many courses were assigned."""
+    _check_user_id(user_id)
+    teaches = select(CourseTeacher.course_id).where(CourseTeacher.user_id == user_id).limit(1)
+    if session.scalar(teaches) is not None:
+        return 0
+    course_ids = session.scalars(select(Course.id).where(Course.name.in_(list(course_names))))
+    assigned = 0
+    for course_id in course_ids:
+        session.add(CourseTeacher(course_id=course_id, user_id=user_id))
+        assigned += 1
+    if assigned:
+        session.flush()
+        _commit_change(session)
+    return assigned
