@@ -1,0 +1,311 @@
+"""Accounts, logins and tokens: plain functions over a session, raising domain errors."""
+
+import hashlib
+import secrets
+import time
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import jwt
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service_kit import Conflict, InvalidInput, NotFound, Unauthorized
+
+from .keys import SigningKeys
+from .models import RefreshToken, Role, User, utcnow
+from .passwords import PasswordHasher
+from .throttle import LoginThrottle
+
+ACCESS_TOKEN_SECONDS = 15 * 60
+REFRESH_TOKEN_LIFETIME = timedelta(days=30)
+DEFAULT_ROLE = "student"
+# One message for an unknown email, a wrong password and a deactivated account: the answer
+# must not tell an attacker which accounts exist.
+BAD_CREDENTIALS = "Incorrect email or password."
+BAD_REFRESH_TOKEN = "The refresh token is invalid, expired or revoked."
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    issuer: str
+    audience: str
+    keys: SigningKeys
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int = ACCESS_TOKEN_SECONDS
+    token_type: str = "Bearer"
+
+
+@dataclass(frozen=True)
+class UserPage:
+    items: list[User]
+    total: int
+    page: int
+    page_size: int
+
+
+def normalize_email(email: str) -> str:
+    """The one spelling an address is stored and looked up in: NFKC, trimmed, lower case."""
+    return unicodedata.normalize("NFKC", email).strip().lower()
+
+
+def _role(session: Session, name: str) -> Role:
+    role = session.scalar(select(Role).where(Role.name == name))
+    if role is None:
+        raise InvalidInput(f"Unknown role {name!r}.", {"role": ["Unknown role."]})
+    return role
+
+
+def role_names(session: Session) -> list[str]:
+    return list(session.scalars(select(Role.name).order_by(Role.id)))
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+def find_user(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+def register(
+    session: Session, hasher: PasswordHasher, email: str, password: str, full_name: str
+) -> User:
+    """A new student account; 409 when the address is taken, whatever its letter case."""
+    email = normalize_email(email)
+    if find_user(session, email) is not None:
+        raise Conflict("An account with this email already exists.")
+    user = User(
+        email=email,
+        password_hash=hasher.hash(password),
+        full_name=full_name.strip(),
+        role=_role(session, DEFAULT_ROLE),
+        is_active=True,
+    )
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError:  # registered by a concurrent request since the check above
+        session.rollback()
+        raise Conflict("An account with this email already exists.") from None
+    return user
+
+
+def save_user(
+    session: Session,
+    hasher: PasswordHasher,
+    email: str,
+    password: str,
+    role: str,
+    full_name: str | None = None,
+) -> tuple[User, bool]:
+    """Create the account, or set the password and role of the existing one (operator CLI).
+
+    Returns the user and whether it was created."""
+    role_row = _role(session, role)
+    user = find_user(session, email)
+    created = user is None
+    if user is None:
+        user = User(email=normalize_email(email), full_name=full_name or email.split("@")[0])
+        session.add(user)
+    elif full_name:
+        user.full_name = full_name
+    user.password_hash = hasher.hash(password)
+    user.role = role_row
+    user.is_active = True
+    session.commit()
+    return user, created
+
+
+def issue_access_token(settings: TokenSettings, user: User) -> str:
+    key = settings.keys.current()
+    now = int(time.time())
+    claims = {
+        "iss": settings.issuer,
+        "aud": settings.audience,
+        "sub": str(user.id),
+        "role": user.role.name,
+        "perms": user.role.permission_names,
+        "iat": now,
+        "exp": now + ACCESS_TOKEN_SECONDS,
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(
+        claims,
+        key.private_key,
+        algorithm="RS256",
+        headers={"kid": key.kid, "typ": "at+jwt"},
+    )
+
+
+def _hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _issue_pair(session: Session, settings: TokenSettings, user: User, family_id: str) -> TokenPair:
+    refresh_token = secrets.token_urlsafe(32)
+    session.add(
+        RefreshToken(
+            user_id=user.id,
+            token_hash=_hash_refresh_token(refresh_token),
+            family_id=family_id,
+            expires_at=utcnow() + REFRESH_TOKEN_LIFETIME,
+        )
+    )
+    return TokenPair(issue_access_token(settings, user), refresh_token)
+
+
+def login(
+    session: Session,
+    hasher: PasswordHasher,
+    throttle: LoginThrottle,
+    settings: TokenSettings,
+    email: str,
+    password: str,
+    client: str,
+) -> TokenPair:
+    email = normalize_email(email)
+    throttle.check(email, client)  # before the hash: throttled guesses cost no CPU
+    user = find_user(session, email)
+    matches = hasher.verify(user.password_hash if user else None, password)
+    if user is None or not matches or not user.is_active:
+        throttle.record_failure(email, client)
+        session.commit()
+        raise Unauthorized(BAD_CREDENTIALS)
+    throttle.record_success(email)
+    if hasher.needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    pair = _issue_pair(session, settings, user, family_id=uuid.uuid4().hex)
+    session.commit()
+    return pair
+
+
+def _revoke_family(session: Session, family_id: str) -> None:
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def refresh(session: Session, settings: TokenSettings, refresh_token: str) -> TokenPair:
+    """Spend a refresh token for a new pair of the same family.
+
+    A token that was already spent means two parties hold it, one of them a thief: the whole
+    family is revoked, so both must log in again.
+    """
+    token = session.scalar(
+        select(RefreshToken).where(RefreshToken.token_hash == _hash_refresh_token(refresh_token))
+    )
+    if token is None:
+        raise Unauthorized(BAD_REFRESH_TOKEN)
+    now = utcnow()
+    # Spending is a conditional update, so of two concurrent uses exactly one wins.
+    spent = session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.id == token.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    if spent.rowcount != 1:
+        _revoke_family(session, token.family_id)
+        session.commit()
+        raise Unauthorized(BAD_REFRESH_TOKEN)
+    if token.expires_at <= now or not token.user.is_active:
+        session.commit()
+        raise Unauthorized(BAD_REFRESH_TOKEN)
+    pair = _issue_pair(session, settings, token.user, token.family_id)
+    session.commit()
+    return pair
+
+
+def logout(session: Session, refresh_token: str) -> None:
+    """End the login the token belongs to; unknown or spent tokens are fine (idempotent)."""
+    family_id = session.scalar(
+        select(RefreshToken.family_id).where(
+            RefreshToken.token_hash == _hash_refresh_token(refresh_token)
+        )
+    )
+    if family_id is not None:
+        _revoke_family(session, family_id)
+        session.commit()
+
+
+def active_user(session: Session, user_id: int) -> User:
+    """The caller named by a valid token; 401 if the account is gone or deactivated since."""
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("This account is no longer active.")
+    return user
+
+
+def list_users(
+    session: Session, query: str | None = None, page: int = 1, page_size: int = 20
+) -> UserPage:
+    """Users by id; `query` matches a part of the email or the full name, ignoring case."""
+    statement = select(User)
+    if query:
+        needle = query.strip().lower()
+        statement = statement.where(
+            or_(
+                User.email.contains(needle, autoescape=True),
+                func.lower(User.full_name).contains(needle, autoescape=True),
+            )
+        )
+    total = session.scalar(select(func.count()).select_from(statement.subquery()))
+    items = session.scalars(
+        statement.order_by(User.id).offset((page - 1) * page_size).limit(page_size)
+    ).all()
+    return UserPage(list(items), total or 0, page, page_size)
+
+
+def update_user(session: Session, actor_id: int, user_id: int, changes: dict[str, Any]) -> User:
+    """Change a user's role and/or active flag (admin). An admin cannot lock themself out."""
+    user = get_user(session, user_id)
+    role = _role(session, changes["role"]) if "role" in changes else user.role
+    is_active = changes.get("is_active", user.is_active)
+    if user.id == actor_id and (not is_active or "users:admin" not in role.permission_names):
+        raise Conflict("You cannot deactivate yourself or take away your own admin rights.")
+    user.role = role
+    if user.is_active and not is_active:
+        # A deactivated account keeps no way back in: its refresh tokens die now, its access
+        # tokens within their 15 minutes.
+        session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+    user.is_active = is_active
+    session.commit()
+    return user
+
+
+DEMO_ACCOUNTS = (
+    ("student@example.edu", "student-demo-1", "student", "Demo Student"),
+    ("teacher@example.edu", "teacher-demo-1", "teacher", "Demo Teacher"),
+    ("admin@example.edu", "admin-demo-1", "admin", "Demo Admin"),
+)
+
+
+def seed_demo_accounts(session: Session, hasher: PasswordHasher) -> list[tuple[User, bool]]:
+    """The demo accounts, created only where missing (an existing one is left as it is)."""
+    results = []
+    for email, password, role, full_name in DEMO_ACCOUNTS:
+        user = find_user(session, email)
+        if user is None:
+            user, _created = save_user(session, hasher, email, password, role, full_name)
+            results.append((user, True))
+        else:
+            results.append((user, False))
+    return results

@@ -1,0 +1,76 @@
+"""The Alembic history builds exactly the schema the models describe, with DESIGN §4's roles."""
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, select
+
+from auth_service.models import Base, Permission, Role, role_permissions
+from service_kit.migrations import alembic_config
+from service_kit.testing import empty_database
+
+VERSION_TABLE = "alembic_version_auth_service"
+
+
+@pytest.fixture
+def empty_url(database_backend, tmp_path):
+    with empty_database(database_backend, tmp_path, "auth_migrations") as url:
+        yield url
+
+
+def test_upgrade_head_matches_the_models(empty_url):
+    command.upgrade(alembic_config("auth_service", empty_url), "head")
+    engine = create_engine(empty_url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection,
+                opts={
+                    "compare_type": True,
+                    "compare_server_default": True,
+                    "version_table": VERSION_TABLE,
+                },
+            )
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_seeds_the_roles_and_their_permissions(empty_url):
+    command.upgrade(alembic_config("auth_service", empty_url), "head")
+    engine = create_engine(empty_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(Role.name, Permission.name)
+                .join(role_permissions, role_permissions.c.role_id == Role.id)
+                .join(Permission, Permission.id == role_permissions.c.permission_id)
+            ).all()
+    finally:
+        engine.dispose()
+    granted: dict[str, set[str]] = {}
+    for role, permission in rows:
+        granted.setdefault(role, set()).add(permission)
+    assert granted == {
+        "student": {"courses:read", "favorites:write"},
+        "teacher": {"courses:read", "favorites:write", "materials:write"},
+        "admin": {
+            "courses:read",
+            "favorites:write",
+            "materials:write",
+            "courses:admin",
+            "users:admin",
+        },
+    }
+
+
+def test_downgrade_to_base_removes_every_table(empty_url):
+    config = alembic_config("auth_service", empty_url)
+    command.upgrade(config, "head")
+    command.downgrade(config, "base")
+    engine = create_engine(empty_url)
+    try:
+        assert set(inspect(engine).get_table_names()) <= {VERSION_TABLE}
+    finally:
+        engine.dispose()
