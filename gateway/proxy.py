@@ -6,16 +6,11 @@ request goes out as one buffer and the response comes back as the upstream's raw
 stays gzip, repeated headers stay repeated). Flask is not involved here.
 """
 
-import http.client
 import json
 import logging
-import select
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
-from urllib.parse import urlsplit
 
 from service_kit.auth import InvalidToken, KeysUnavailable
 from service_kit.errors import error_body
@@ -23,6 +18,7 @@ from service_kit.request_log import incoming_request_id
 
 from .paths import is_safe_target, split_target
 from .routes import UPSTREAM_SERVICE_NAMES, Route, RouteTable
+from .upstream import ProtocolError, Upstream, UpstreamFailure, UpstreamResponse
 
 log = logging.getLogger(__name__)
 request_log = logging.getLogger("request")
@@ -32,7 +28,6 @@ MAX_BODY_BYTES = 1024 * 1024
 # still becomes a clean 502/504; larger or unsized bodies are streamed.
 BUFFERED_RESPONSE_BYTES = 256 * 1024
 STREAM_CHUNK_BYTES = 64 * 1024
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
 HOP_BY_HOP = frozenset(
@@ -69,103 +64,6 @@ _REPLACED_RESPONSE_HEADERS = HOP_BY_HOP | {"date", "server", "x-request-id"}
 StartResponse = Callable[..., object]
 # The Authorization header value -> the caller's user id; raises InvalidToken.
 TokenCheck = Callable[[str], object]
-
-
-class UpstreamFailure(Exception):
-    """The upstream could not be reached or did not answer in time."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class Upstream:
-    """One service: its address and, per worker thread, one keep-alive connection to it."""
-
-    def __init__(self, name: str, base_url: str, *, connect_timeout: float, read_timeout: float):
-        parts = urlsplit(base_url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"{name} upstream must be an http:// URL, got {base_url!r}")
-        self.name = name
-        self.address = (parts.hostname, parts.port or 80)
-        self.host_header = parts.netloc
-        self.path_prefix = parts.path.rstrip("/")
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
-        self._local = threading.local()
-
-    def exchange(self, method: str, request: bytes) -> http.client.HTTPResponse:
-        """Send one request and read the response head; the caller reads the body, then
-        calls `release` (or `discard` when it gave up midway)."""
-        connection = getattr(self._local, "connection", None)
-        if connection is not None and connection[1].poll(0):
-            # An idle keep-alive connection with something to read was closed by the service.
-            self.discard()
-            connection = None
-        reused = connection is not None
-        while True:
-            if connection is None:
-                connection = self._connect()
-            try:
-                return _send(connection[0], method, request)
-            except (ConnectionResetError, BrokenPipeError) as error:
-                self.discard()
-                # The service closed the idle connection just as we reused it: try once more.
-                if reused and method in IDEMPOTENT_METHODS:
-                    reused, connection = False, None
-                    continue
-                raise self.unavailable(error) from error
-            except TimeoutError as error:
-                self.discard()
-                raise self.timed_out() from error
-            except (OSError, http.client.HTTPException) as error:
-                self.discard()
-                raise self.unavailable(error) from error
-
-    def release(self, response: http.client.HTTPResponse) -> None:
-        """The response was read to its end: keep the connection unless it must close."""
-        if response.will_close:
-            self.discard()
-
-    def discard(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        self._local.connection = None
-        if connection is not None:
-            connection[0].close()
-
-    def _connect(self) -> tuple[socket.socket, select.poll]:
-        try:
-            sock = socket.create_connection(self.address, timeout=self.connect_timeout)
-        except TimeoutError as error:
-            raise self.timed_out() from error
-        except OSError as error:
-            raise self.unavailable(error) from error
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.settimeout(self.read_timeout)
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        self._local.connection = (sock, poller)
-        return sock, poller
-
-    def unavailable(self, error: Exception) -> UpstreamFailure:
-        log.warning("upstream %s failed: %r", self.name, error)
-        return UpstreamFailure(502, f"The {self.name} service is unavailable.")
-
-    def timed_out(self) -> UpstreamFailure:
-        log.warning("upstream %s timed out", self.name)
-        return UpstreamFailure(504, f"The {self.name} service did not answer in time.")
-
-
-def _send(sock: socket.socket, method: str, request: bytes) -> http.client.HTTPResponse:
-    sock.sendall(request)
-    response = http.client.HTTPResponse(sock, method=method)
-    try:
-        response.begin()
-    except BaseException:
-        response.close()
-        raise
-    return response
 
 
 class ApiProxy:
@@ -331,52 +229,40 @@ class ApiProxy:
         return forwarded
 
     def _relay(
-        self, upstream: Upstream, response: http.client.HTTPResponse, request_id: str
+        self, upstream: Upstream, response: UpstreamResponse, request_id: str
     ) -> tuple[str, list[tuple[str, str]], Iterable[bytes]]:
         status = _STATUS_LINES.get(response.status) or f"{response.status} {response.reason}"
-        headers = []
         dropped = _REPLACED_RESPONSE_HEADERS
-        for name, value in response.msg.items():
-            lower = name.lower()
-            if lower in dropped:
-                if lower == "connection":
-                    dropped = dropped | _connection_tokens(value)
-                continue
-            if "\n" in value or "\r" in value:  # obsolete line folding
-                value = " ".join(value.split())
-            headers.append((name, value))
-        if dropped is not _REPLACED_RESPONSE_HEADERS:
-            headers = [(name, value) for name, value in headers if name.lower() not in dropped]
+        if response.connection_tokens:
+            dropped = dropped | response.connection_tokens
+        headers = [(name, value) for name, value in response.headers if name.lower() not in dropped]
         headers.append(("X-Request-ID", request_id))
         length = response.length
         if length is not None and length <= BUFFERED_RESPONSE_BYTES:
-            try:
-                content = response.read()
-            except TimeoutError as error:
-                upstream.discard()
-                raise upstream.timed_out() from error
-            except (OSError, http.client.HTTPException) as error:
-                upstream.discard()
-                raise upstream.unavailable(error) from error
-            upstream.release(response)
+            content = upstream.read_all(response)
             return status, headers, [content] if content else []
         return status, headers, StreamedBody(upstream, response)
 
 
 class StreamedBody:
-    """A large or unsized response body, relayed chunk by chunk as the upstream sends it."""
+    """A large or unsized response body, relayed piece by piece as the upstream sends it."""
 
-    def __init__(self, upstream: Upstream, response: http.client.HTTPResponse):
+    __slots__ = ("finished", "response", "upstream")
+
+    def __init__(self, upstream: Upstream, response: UpstreamResponse):
         self.upstream = upstream
         self.response = response
         self.finished = False
 
     def __iter__(self) -> Iterator[bytes]:
-        read = self.response.read1
+        read_some = self.response.read_some
         while True:
-            # An upstream failure here cannot become an error status any more: the exception
-            # makes the server cut the client connection, so the truncation is visible.
-            chunk = read(STREAM_CHUNK_BYTES)
+            # A failure here can no longer become an error status: the exception makes the
+            # server cut the client's connection, so the client sees the truncation.
+            try:
+                chunk = read_some(STREAM_CHUNK_BYTES)
+            except (OSError, ProtocolError) as error:
+                raise self.upstream.unavailable(error) from error
             if not chunk:
                 break
             yield chunk
