@@ -14,9 +14,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from service_kit import Conflict, InvalidInput, NotFound, UpstreamUnavailable
+from service_kit.db import utcnow
 
 from .catalog import Catalog, CourseSummary
-from .models import UserCourse, utcnow
+from .models import UserCourse
 
 log = logging.getLogger(__name__)
 
