@@ -1,0 +1,154 @@
+// Start-up: wire the header, the course list, the Sider and the main view together, restore the
+// session, and render whatever the URL points at.
+
+import { logout, restoreSession } from "./auth.js";
+import { initCatalog, loadCatalog } from "./catalog.js";
+import { requestLogin } from "./dialogs.js";
+import { h, replaceChildren } from "./dom.js";
+import { loadFavourites } from "./favourites.js";
+import { parseRoute } from "./router.js";
+import { initSider, setCurrentCourse } from "./sider.js";
+import { emit, on, state } from "./state.js";
+import { toast } from "./toast.js";
+import { initViews, renderCourse, renderHome, renderMaterial, renderNotFound, setRerender } from "./views.js";
+
+let currentRoute = null;
+
+async function renderRoute({ reuse = false } = {}) {
+  const route = parseRoute();
+  const previousRoute = currentRoute;
+  currentRoute = route;
+  setCurrentCourse(route.courseId ?? null);
+  switch (route.name) {
+    case "home":
+      renderHome();
+      break;
+    case "course":
+      await renderCourse(route, { previousRoute, reuse });
+      break;
+    case "material":
+      await renderMaterial(route, { previousRoute });
+      break;
+    default:
+      renderNotFound();
+  }
+  return { route, previousRoute };
+}
+
+async function onNavigate() {
+  const { route, previousRoute } = await renderRoute();
+  if (route !== currentRoute) return; // a newer navigation took over
+  const sameCourse =
+    previousRoute?.name === "course" && route.name === "course" && previousRoute.courseId === route.courseId;
+  if (sameCourse) return; // a chip: focus stays on it
+  const backToRow =
+    previousRoute?.name === "material" && route.name === "course"
+      ? document.querySelector(`.material-row[data-material-id="${previousRoute.materialId}"] .material-link`)
+      : null;
+  if (backToRow) {
+    backToRow.focus();
+    return;
+  }
+  // A new page: start at its top, with focus on its heading for screen-reader users.
+  window.scrollTo(0, 0);
+  document.querySelector("#view .page-title")?.focus({ preventScroll: true });
+}
+
+function renderAccount() {
+  const account = document.getElementById("account");
+  if (state.restoringSession) {
+    replaceChildren(account, h("span", { class: "account-pending", role: "status" }, "Вход…"));
+    return;
+  }
+  if (!state.user) {
+    replaceChildren(
+      account,
+      h("button", { type: "button", class: "btn btn-ghost", onclick: () => requestLogin() }, "Войти"),
+      h(
+        "button",
+        { type: "button", class: "btn btn-outline hide-narrow", onclick: () => requestLogin("", "register") },
+        "Регистрация",
+      ),
+    );
+    return;
+  }
+  const user = state.user;
+  const name = user.full_name || user.email;
+  const initials = name
+    .split(/\s+/)
+    .filter(Boolean)
+    .slice(0, 2)
+    .map((part) => part[0].toUpperCase())
+    .join("");
+  const roleLabel = { teacher: "Преподаватель", admin: "Администратор" }[user.role];
+  replaceChildren(
+    account,
+    h(
+      "span",
+      { class: "user-chip", title: user.email },
+      h("span", { class: "avatar", "aria-hidden": "true" }, initials || "?"),
+      h(
+        "span",
+        { class: "user-text hide-narrow" },
+        h("span", { class: "user-name" }, name),
+        roleLabel ? h("span", { class: "user-role" }, roleLabel) : null,
+      ),
+      h("span", { class: "visually-hidden" }, `Вы вошли как ${name}`),
+    ),
+    h(
+      "button",
+      {
+        type: "button",
+        class: "btn btn-ghost",
+        onclick: async () => {
+          await logout();
+          toast("Вы вышли из системы");
+        },
+      },
+      "Выйти",
+    ),
+  );
+}
+
+async function start() {
+  initViews({ requestLogin });
+  initCatalog({ requestLogin });
+  initSider({ requestLogin });
+  setRerender(() => renderRoute({ reuse: false }));
+
+  on("user", () => {
+    renderAccount();
+    loadFavourites();
+    // Edit controls depend on who is logged in.
+    if (currentRoute?.name === "course") renderRoute({ reuse: true });
+    else if (currentRoute?.name === "material") renderRoute();
+  });
+  on("catalog", () => {
+    // Course names, descriptions and semesters come from the catalog list.
+    if (currentRoute?.name === "home") renderHome();
+    else if (currentRoute?.name === "course") renderRoute({ reuse: true });
+  });
+  window.addEventListener("hashchange", onNavigate);
+
+  state.restoringSession = true;
+  renderAccount();
+  renderRoute();
+  loadCatalog();
+  try {
+    await restoreSession();
+  } catch (error) {
+    // The auth service could not answer: keep the stored token for the next visit.
+    toast(
+      error.unavailable
+        ? "Не удалось восстановить вход: сервис авторизации недоступен."
+        : `Не удалось восстановить вход. ${error.message}`,
+      { kind: "error" },
+    );
+    state.user = null;
+  } finally {
+    state.restoringSession = false;
+    emit("user", state.user);
+  }
+}
+
+start();

@@ -1,0 +1,63 @@
+// Who is logged in: restored from the stored refresh token on page load, changed by the login,
+// registration and logout forms. Views listen for the "user" event.
+
+import { api, acceptTokens, forgetTokens, onSessionLost, refreshSession } from "./api.js";
+import { emit, state } from "./state.js";
+
+function setUser(user) {
+  state.user = user;
+  emit("user", user);
+}
+
+async function loadUser({ notify = true } = {}) {
+  const user = await api.me();
+  state.teacherCourseIds = new Set();
+  const permissions = user.permissions || [];
+  if (permissions.includes("materials:write")) {
+    try {
+      const courses = await api.teacherCourses();
+      state.teacherCourseIds = new Set((courses || []).map((course) => course.id));
+    } catch {
+      // Without the list the teacher just sees no edit controls; nothing else depends on it.
+    }
+  }
+  if (notify) setUser(user);
+  else state.user = user;
+  return user;
+}
+
+/**
+ * On page load: a stored refresh token keeps the user logged in across reloads. Sets
+ * state.user without announcing it; the caller emits "user" once start-up is done.
+ */
+export async function restoreSession() {
+  state.user = null;
+  if (!api.storedRefreshToken()) return null;
+  const renewed = await refreshSession(); // throws ApiError when auth cannot be reached
+  if (!renewed) return null;
+  return loadUser({ notify: false });
+}
+
+export async function login(email, password) {
+  acceptTokens(await api.login(email, password));
+  return loadUser();
+}
+
+export async function register(email, password, fullName) {
+  await api.register(email, password, fullName);
+  return login(email, password);
+}
+
+export async function logout() {
+  const refreshToken = api.storedRefreshToken();
+  forgetTokens();
+  setUser(null);
+  if (refreshToken) {
+    // Revoking is best effort: the tokens are already gone from this page.
+    await api.logout(refreshToken).catch(() => {});
+  }
+}
+
+onSessionLost(() => {
+  if (state.user) setUser(null);
+});

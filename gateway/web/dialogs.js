@@ -1,0 +1,323 @@
+// Modal forms on the native <dialog> element (it traps focus, closes on Escape and makes the
+// page behind it inert): login / registration, confirmation, and the teacher's material editor.
+
+import { login, register } from "./auth.js";
+import { h, replaceChildren, uniqueId } from "./dom.js";
+
+function modal(titleText, { className = "" } = {}) {
+  const titleId = uniqueId("dialog-title");
+  const title = h("h2", { id: titleId, class: "dialog-title" }, titleText);
+  const closeButton = h("button", { type: "button", class: "icon-btn dialog-close", "aria-label": "Закрыть" }, "×");
+  const content = h("div", { class: "dialog-content" });
+  const dialog = h(
+    "dialog",
+    { class: `dialog ${className}`, "aria-labelledby": titleId },
+    h("div", { class: "dialog-head" }, title, closeButton),
+    content,
+  );
+  closeButton.addEventListener("click", () => dialog.close());
+  // A click on the backdrop (outside the box) closes it, as people expect of a modal.
+  dialog.addEventListener("mousedown", (event) => {
+    if (event.target === dialog) dialog.close();
+  });
+  document.body.appendChild(dialog);
+  dialog.addEventListener("close", () => dialog.remove());
+  return { dialog, title, content };
+}
+
+export function field(labelText, input, { hint } = {}) {
+  const id = input.id || uniqueId("field");
+  input.id = id;
+  const error = h("p", { class: "field-error", id: `${id}-error`, hidden: true });
+  const describedBy = [`${id}-error`];
+  let hintNode = null;
+  if (hint) {
+    hintNode = h("p", { class: "field-hint", id: `${id}-hint` }, hint);
+    describedBy.push(`${id}-hint`);
+  }
+  input.setAttribute("aria-describedby", describedBy.join(" "));
+  return h("div", { class: "field" }, h("label", { for: id }, labelText), input, hintNode, error);
+}
+
+function showFieldErrors(form, errors) {
+  for (const node of form.querySelectorAll(".field-error")) {
+    node.hidden = true;
+    node.textContent = "";
+  }
+  for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
+  // Body validation errors come as {"json": {"field": ["message"]}} or {"field": [...]}.
+  const byField = errors?.json && typeof errors.json === "object" ? errors.json : errors || {};
+  let first = null;
+  for (const [name, messages] of Object.entries(byField)) {
+    const input = form.elements.namedItem(name);
+    if (!input || !input.id) continue;
+    const node = form.querySelector(`#${CSS.escape(input.id)}-error`);
+    if (!node) continue;
+    node.textContent = [].concat(messages).map(String).join(" ");
+    node.hidden = false;
+    input.setAttribute("aria-invalid", "true");
+    first ||= input;
+  }
+  first?.focus();
+  return Boolean(first);
+}
+
+function formAlert() {
+  return h("p", { class: "form-alert", role: "alert", hidden: true });
+}
+
+function setAlert(node, message) {
+  node.textContent = message || "";
+  node.hidden = !message;
+}
+
+function busy(button, isBusy, busyText) {
+  if (isBusy) {
+    button.dataset.label = button.textContent;
+    button.textContent = busyText;
+  } else if (button.dataset.label) {
+    button.textContent = button.dataset.label;
+  }
+  button.disabled = isBusy;
+  button.setAttribute("aria-busy", String(isBusy));
+}
+
+// ---- login / registration ---------------------------------------------------------------
+
+let openAuth = null;
+
+/** Opens the login form; resolves true once the user has logged in (or registered). */
+export function requestLogin(reason = "", mode = "login") {
+  if (openAuth) return openAuth;
+  openAuth = new Promise((resolve) => {
+    const { dialog, title, content } = modal("Вход", { className: "auth-dialog" });
+    let succeeded = false;
+    dialog.addEventListener("close", () => {
+      openAuth = null;
+      resolve(succeeded);
+    });
+
+    const render = (currentMode) => {
+      const registering = currentMode === "register";
+      title.textContent = registering ? "Регистрация" : "Вход";
+      const alert = formAlert();
+      const email = h("input", { name: "email", type: "email", required: true, autocomplete: "email", maxlength: 254 });
+      const password = h("input", {
+        name: "password",
+        type: "password",
+        required: true,
+        minlength: registering ? 8 : null,
+        maxlength: 128,
+        autocomplete: registering ? "new-password" : "current-password",
+      });
+      const fullName = registering
+        ? h("input", { name: "full_name", type: "text", required: true, autocomplete: "name", maxlength: 200 })
+        : null;
+      const submit = h("button", { type: "submit", class: "btn btn-primary btn-block" }, registering ? "Зарегистрироваться" : "Войти");
+      const form = h(
+        "form",
+        { class: "form", novalidate: true },
+        reason && !registering ? h("p", { class: "form-note" }, reason) : null,
+        alert,
+        fullName ? field("Имя и фамилия", fullName) : null,
+        field("Электронная почта", email),
+        field("Пароль", password, { hint: registering ? "От 8 до 128 символов." : null }),
+        submit,
+        h(
+          "p",
+          { class: "form-switch" },
+          registering ? "Уже есть аккаунт? " : "Нет аккаунта? ",
+          h(
+            "button",
+            { type: "button", class: "link-btn", onclick: () => render(registering ? "login" : "register") },
+            registering ? "Войти" : "Зарегистрироваться",
+          ),
+        ),
+      );
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        setAlert(alert, "");
+        if (!form.checkValidity()) {
+          const invalid = [...form.elements].find((element) => element.validity && !element.validity.valid);
+          setAlert(alert, registering ? "Заполните все поля: пароль — от 8 символов." : "Введите почту и пароль.");
+          invalid?.focus();
+          return;
+        }
+        busy(submit, true, registering ? "Регистрация…" : "Вход…");
+        try {
+          if (registering) await register(email.value.trim(), password.value, fullName.value.trim());
+          else await login(email.value.trim(), password.value);
+          succeeded = true;
+          dialog.close();
+        } catch (error) {
+          busy(submit, false);
+          password.value = "";
+          setAlert(alert, authErrorMessage(error, registering));
+          if (error.status === 422 && showFieldErrors(form, error.errors)) return;
+          (error.status === 409 ? email : password).focus();
+        }
+      });
+      replaceChildren(content, form);
+      (fullName || email).focus();
+    };
+
+    render(mode);
+    dialog.showModal();
+    content.querySelector("input")?.focus();
+  });
+  return openAuth;
+}
+
+function authErrorMessage(error, registering) {
+  if (error.status === 401) return "Неверная почта или пароль.";
+  if (error.status === 409) return "Пользователь с такой почтой уже зарегистрирован.";
+  if (error.status === 429) {
+    return error.retryAfter
+      ? `Слишком много попыток. Попробуйте через ${error.retryAfter} с.`
+      : "Слишком много попыток. Попробуйте позже.";
+  }
+  if (error.status === 422 || error.status === 400) {
+    return registering ? "Проверьте данные: почта, пароль от 8 символов, имя." : "Проверьте почту и пароль.";
+  }
+  if (error.unavailable) return "Сервис входа временно недоступен. Попробуйте позже.";
+  return error.message;
+}
+
+// ---- confirmation ------------------------------------------------------------------------
+
+export function confirmAction(question, confirmText = "Удалить") {
+  return new Promise((resolve) => {
+    const { dialog, content } = modal("Подтверждение", { className: "confirm-dialog" });
+    let confirmed = false;
+    const cancel = h("button", { type: "button", class: "btn btn-secondary", onclick: () => dialog.close() }, "Отмена");
+    const ok = h(
+      "button",
+      {
+        type: "button",
+        class: "btn btn-danger",
+        onclick: () => {
+          confirmed = true;
+          dialog.close();
+        },
+      },
+      confirmText,
+    );
+    replaceChildren(content, h("p", {}, question), h("div", { class: "dialog-actions" }, cancel, ok));
+    dialog.addEventListener("close", () => resolve(confirmed));
+    dialog.showModal();
+    cancel.focus();
+  });
+}
+
+// ---- the teacher's material editor -------------------------------------------------------
+
+export const MATERIAL_TYPES = [
+  { code: "lecture", label: "Лекция" },
+  { code: "seminar", label: "Семинар" },
+  { code: "lab", label: "Лабораторная работа" },
+];
+
+/**
+ * Opens the create / edit form. `save(fields)` performs the request and returns the saved
+ * material; the promise resolves with it, or with null when the form is closed.
+ */
+export function editMaterial({ material = null, save }) {
+  return new Promise((resolve) => {
+    const editing = Boolean(material);
+    const { dialog, content } = modal(editing ? "Изменить материал" : "Новый материал", {
+      className: "editor-dialog",
+    });
+    let saved = null;
+    dialog.addEventListener("close", () => resolve(saved));
+
+    const type = h(
+      "select",
+      { name: "material_type_code", required: true },
+      MATERIAL_TYPES.map(({ code, label }) => h("option", { value: code }, label)),
+    );
+    type.value = material?.material_type_code || "lecture";
+    const lesson = h("input", {
+      name: "lesson_number",
+      type: "number",
+      min: 1,
+      max: 1000,
+      step: 1,
+      required: true,
+      inputmode: "numeric",
+      value: material?.lesson_number ?? 1,
+    });
+    const title = h("input", { name: "title", type: "text", required: true, maxlength: 200, value: material?.title ?? "" });
+    const description = h("textarea", { name: "description", rows: 4, maxlength: 5000 });
+    description.value = material?.description ?? "";
+    const fileUrl = h("input", {
+      name: "file_url",
+      type: "url",
+      required: true,
+      maxlength: 2000,
+      placeholder: "https://…",
+      value: material?.file_url ?? "",
+    });
+    const alert = formAlert();
+    const submit = h("button", { type: "submit", class: "btn btn-primary" }, editing ? "Сохранить" : "Добавить");
+    const form = h(
+      "form",
+      { class: "form", novalidate: true },
+      alert,
+      h("div", { class: "field-row" }, field("Тип", type), field("Номер занятия", lesson)),
+      field("Название", title),
+      field("Описание", description),
+      field("Ссылка на файл", fileUrl, { hint: "Адрес http:// или https://" }),
+      h(
+        "div",
+        { class: "dialog-actions" },
+        h("button", { type: "button", class: "btn btn-secondary", onclick: () => dialog.close() }, "Отмена"),
+        submit,
+      ),
+    );
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      setAlert(alert, "");
+      const fields = {
+        material_type_code: type.value,
+        lesson_number: Number.parseInt(lesson.value, 10),
+        title: title.value.trim(),
+        description: description.value.trim(),
+        file_url: fileUrl.value.trim(),
+      };
+      const problems = {};
+      if (!Number.isInteger(fields.lesson_number) || fields.lesson_number < 1) {
+        problems.lesson_number = ["Укажите номер занятия — целое число от 1."];
+      }
+      if (!fields.title) problems.title = ["Введите название."];
+      if (!/^https?:\/\/\S+$/i.test(fields.file_url)) {
+        problems.file_url = ["Нужна ссылка, начинающаяся с http:// или https://."];
+      }
+      if (Object.keys(problems).length) {
+        setAlert(alert, "Проверьте выделенные поля.");
+        showFieldErrors(form, problems);
+        return;
+      }
+      showFieldErrors(form, {});
+      busy(submit, true, "Сохранение…");
+      try {
+        saved = await save(fields);
+        dialog.close();
+      } catch (error) {
+        busy(submit, false);
+        if (error.status === 422 || error.status === 400) {
+          setAlert(alert, "Сервер не принял данные: проверьте поля.");
+          showFieldErrors(form, error.errors);
+        } else if (error.status === 403) {
+          setAlert(alert, "Вы не можете изменять материалы этого курса.");
+        } else if (error.status === 401) {
+          setAlert(alert, "Сессия истекла. Войдите снова.");
+        } else {
+          setAlert(alert, error.unavailable ? "Сервис временно недоступен. Попробуйте позже." : error.message);
+        }
+      }
+    });
+    replaceChildren(content, form);
+    dialog.showModal();
+    title.focus();
+  });
+}

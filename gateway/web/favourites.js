@@ -1,0 +1,190 @@
+// The user's favourite courses (the Sider): loading, adding, removing and reordering, with the
+// toasts that confirm each change. Views redraw on the "favourites" event.
+
+import { api } from "./api.js";
+import { h } from "./dom.js";
+import { emit, isFavourite, state } from "./state.js";
+import { toast } from "./toast.js";
+
+let loadToken = 0;
+const pendingAdds = new Set();
+
+export async function loadFavourites() {
+  const token = ++loadToken;
+  if (!state.user) {
+    state.favourites = null;
+    state.favouritesError = null;
+    state.favouritesLoading = false;
+    emit("favourites");
+    return;
+  }
+  state.favouritesLoading = true;
+  state.favouritesError = null;
+  emit("favourites");
+  try {
+    const entries = await api.favourites();
+    if (token !== loadToken) return;
+    state.favourites = Array.isArray(entries) ? entries : [];
+  } catch (error) {
+    if (token !== loadToken) return;
+    state.favourites = null;
+    state.favouritesError = error;
+  } finally {
+    if (token === loadToken) {
+      state.favouritesLoading = false;
+      emit("favourites");
+    }
+  }
+}
+
+function courseName(courseId) {
+  return state.courses.get(courseId)?.name || `Курс №${courseId}`;
+}
+
+/** Asks for a login first when nobody is logged in; `requestLogin` resolves true on success. */
+export async function addFavourite(courseId, requestLogin) {
+  if (!state.user) {
+    const loggedIn = await requestLogin("Войдите, чтобы добавлять курсы в избранное.");
+    if (!loggedIn) return;
+    if (state.favouritesLoading || state.favourites === null) await loadFavourites();
+  }
+  if (isFavourite(courseId) || pendingAdds.has(courseId)) return;
+  pendingAdds.add(courseId);
+  emit("favourites");
+  try {
+    const entry = await api.addFavourite(courseId);
+    const course = entry?.course || state.courses.get(courseId) || null;
+    const added = { ...entry, course_id: courseId, course };
+    if (!isFavourite(courseId)) state.favourites = [...(state.favourites || []), added];
+    toast(`Курс «${courseName(courseId)}» добавлен в избранное`);
+  } catch (error) {
+    toast(addErrorMessage(error), { kind: "error" });
+    if (error.status === 401) requestLogin("Сессия истекла. Войдите снова.");
+  } finally {
+    pendingAdds.delete(courseId);
+    emit("favourites");
+  }
+}
+
+function addErrorMessage(error) {
+  if (error.status === 404) return "Этот курс больше недоступен.";
+  if (error.status === 409) return "В избранном уже слишком много курсов (максимум 100).";
+  if (error.status === 401) return "Чтобы добавить курс, войдите в систему.";
+  if (error.unavailable) return "Не удалось добавить курс: сервис временно недоступен.";
+  return `Не удалось добавить курс. ${error.message}`;
+}
+
+export async function removeFavourite(courseId) {
+  const before = state.favourites || [];
+  const entry = before.find((item) => item.course_id === courseId);
+  const name = entry?.course?.name || courseName(courseId);
+  state.favourites = before.filter((item) => item.course_id !== courseId);
+  emit("favourites");
+  try {
+    await api.removeFavourite(courseId);
+    toast(`Курс «${name}» удалён из избранного`);
+  } catch (error) {
+    if (!state.user) return;
+    state.favourites = before; // put it back: the server still has it
+    emit("favourites");
+    toast(
+      error.unavailable
+        ? "Не удалось удалить курс: сервис избранного недоступен."
+        : `Не удалось удалить курс. ${error.message}`,
+      { kind: "error" },
+    );
+  }
+}
+
+// Orders are saved one at a time, and only the newest order matters, so moves made while a
+// save is in flight are sent together once it finishes.
+let saving = false;
+let unsavedOrder = null;
+
+export function moveFavourite(courseId, newIndex) {
+  const list = [...(state.favourites || [])];
+  const from = list.findIndex((item) => item.course_id === courseId);
+  if (from === -1 || newIndex < 0 || newIndex >= list.length || newIndex === from) return false;
+  const [moved] = list.splice(from, 1);
+  list.splice(newIndex, 0, moved);
+  state.favourites = list;
+  emit("favourites");
+  unsavedOrder = list.map((item) => item.course_id);
+  saveOrder();
+  return true;
+}
+
+async function saveOrder() {
+  if (saving) return;
+  saving = true;
+  try {
+    while (unsavedOrder) {
+      const order = unsavedOrder;
+      unsavedOrder = null;
+      try {
+        await api.reorderFavourites(order);
+      } catch (error) {
+        unsavedOrder = null;
+        toast(
+          error.unavailable
+            ? "Не удалось сохранить порядок: сервис избранного недоступен."
+            : "Не удалось сохранить порядок избранного.",
+          { kind: "error" },
+        );
+        await loadFavourites(); // show what the server really has
+      }
+    }
+  } finally {
+    saving = false;
+  }
+}
+
+/**
+ * The "+" / "✔" button shown beside a course in the list and on its page.
+ * `requestLogin` opens the login form and resolves true once the user is logged in.
+ */
+export function favouriteButton(course, requestLogin, { withText = false } = {}) {
+  const button = h("button", {
+    type: "button",
+    class: withText ? "fav-btn with-text" : "fav-btn",
+    dataset: { courseId: course.id, courseName: course.name },
+  });
+  button.addEventListener("click", (event) => {
+    event.preventDefault();
+    event.stopPropagation();
+    if (isFavourite(course.id) || pendingAdds.has(course.id)) return;
+    addFavourite(course.id, requestLogin);
+  });
+  updateFavouriteButton(button, course);
+  return button;
+}
+
+export function updateFavouriteButton(button, course) {
+  const added = isFavourite(course.id);
+  const pending = pendingAdds.has(course.id);
+  const symbol = added ? "✔" : "+";
+  if (button.classList.contains("with-text")) {
+    button.replaceChildren(
+      h("span", { class: "fav-symbol", "aria-hidden": "true" }, symbol),
+      added ? "В избранном" : "В избранное",
+    );
+  } else {
+    button.textContent = symbol;
+  }
+  button.classList.toggle("is-added", added);
+  button.classList.toggle("is-pending", pending);
+  button.setAttribute("aria-disabled", String(added || pending));
+  const label = added
+    ? `«${course.name}» уже в избранном`
+    : `Добавить «${course.name}» в избранное`;
+  button.setAttribute("aria-label", label);
+  button.title = added ? "Уже в избранном" : "Добавить в избранное";
+}
+
+export function refreshFavouriteButtons(root = document) {
+  for (const button of root.querySelectorAll(".fav-btn[data-course-id]")) {
+    const id = Number(button.dataset.courseId);
+    const course = state.courses.get(id) || { id, name: button.dataset.courseName || `Курс №${id}` };
+    updateFavouriteButton(button, course);
+  }
+}
