@@ -1,9 +1,9 @@
 """The Sider's HTTP endpoints: /api/user/courses for the caller named by the access token."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from service_kit import get_session
+from service_kit.api import Blueprint
 from service_kit.auth import current_principal, require_auth, require_permission
 
 from . import services
