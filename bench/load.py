@@ -1,0 +1,139 @@
+"""Load with wrk: a Lua script per scenario, wrk's own latency histogram for the percentiles.
+
+A scenario is a list of HTTP requests that every connection cycles through (varied search
+queries, tokens of different users, add/remove pairs). The requests are formatted once per wrk
+thread, so the Lua side costs one table lookup per request. `done()` prints wrk's summary and
+latency percentiles as one JSON line, which is parsed here.
+"""
+
+import json
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+RESULT_MARK = "BENCH_RESULT "
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str | None = None
+
+
+@dataclass
+class Measurement:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: int
+    error_kinds: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def lua_string(value: str) -> str:
+    """A Lua long-bracket-free literal: every byte outside printable ASCII escaped as \\ddd."""
+    out = []
+    for byte in value.encode():
+        if byte in (0x22, 0x5C) or byte < 0x20 or byte > 0x7E:
+            out.append(f"\\{byte:03d}")
+        else:
+            out.append(chr(byte))
+    return '"' + "".join(out) + '"'
+
+
+def _lua_request(request: Request) -> str:
+    headers = ", ".join(f"[{lua_string(k)}] = {lua_string(v)}" for k, v in request.headers)
+    body = lua_string(request.body) if request.body is not None else "nil"
+    return f"  {{{lua_string(request.method)}, {lua_string(request.path)}, {{{headers}}}, {body}}},"
+
+
+REPORT_LUA = """
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '%s{"requests":%d,"duration_us":%d,"p50_us":%.1f,"p90_us":%.1f,"p99_us":%.1f,'
+    .. '"max_us":%.1f,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d}\\n',
+    "RESULT_MARK", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    e.connect, e.read, e.write, e.status, e.timeout))
+end
+""".replace("RESULT_MARK", RESULT_MARK)
+
+CYCLE_LUA = """
+local formatted = nil
+local next_index = 0
+
+request = function()
+  if formatted == nil then
+    formatted = {}
+    for i, r in ipairs(plan) do
+      formatted[i] = wrk.format(r[1], r[2], r[3], r[4])
+    end
+  end
+  next_index = next_index % #formatted + 1
+  return formatted[next_index]
+end
+"""
+
+
+def write_script(path: Path, requests: list[Request]) -> Path:
+    """The wrk script that cycles through `requests`."""
+    if not requests:
+        raise ValueError("a scenario needs at least one request")
+    lines = ["plan = {", *(_lua_request(r) for r in requests), "}"]
+    path.write_text("\n".join(lines) + "\n" + CYCLE_LUA + REPORT_LUA)
+    return path
+
+
+def run_wrk(
+    wrk: str,
+    url: str,
+    script: Path,
+    *,
+    connections: int,
+    seconds: float,
+    threads: int = 1,
+    timeout_s: int = 5,
+) -> Measurement:
+    """One wrk run; raises if wrk fails or prints no result."""
+    command = [
+        wrk,
+        f"-t{min(threads, connections)}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        f"--timeout={timeout_s}s",
+        "-s",
+        str(script),
+        url,
+    ]
+    completed = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + 60, check=False
+    )
+    for line in completed.stdout.splitlines():
+        if line.startswith(RESULT_MARK):
+            data = json.loads(line[len(RESULT_MARK) :])
+            break
+    else:
+        raise RuntimeError(
+            f"wrk printed no result (exit {completed.returncode}):\n"
+            f"{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}"
+        )
+    kinds = {k: data[k] for k in ("connect", "read", "write", "status", "timeout") if data[k]}
+    return Measurement(
+        requests=data["requests"],
+        seconds=data["duration_us"] / 1e6,
+        p50_ms=data["p50_us"] / 1000,
+        p90_ms=data["p90_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+        max_ms=data["max_us"] / 1000,
+        errors=sum(kinds.values()),
+        error_kinds=kinds,
+    )

@@ -1,0 +1,482 @@
+"""`python -m bench`: data, processes, load, results.
+
+1. wrk and nginx (apt-get when missing).
+2. Fresh PostgreSQL databases (catalog 3k, catalog 200k, favorites, auth), migrated with each
+   service's Alembic history, filled in bulk.
+3. The services under gunicorn with the Procfile's workers/threads, logging at WARNING; nginx in
+   front of the catalog as the reference proxy.
+4. wrk per scenario and path ("via": direct to the service, through the gateway, through nginx),
+   a short warm-up first; every scenario's first request is checked for the expected status.
+5. bench/results.json (`rows` + `summary`) and the same as a table on stdout.
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import time
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from service_kit.config import REPO_ROOT
+from service_kit.migrations import upgrade
+
+from . import data, load, servers, tokens, tools
+
+BENCH_DIR = REPO_ROOT / "bench"
+WORK_DIR = BENCH_DIR / "work"  # git-ignored: logs, Lua scripts, nginx prefix, key
+RESULTS = BENCH_DIR / "results.json"
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/14"
+DATABASES = {
+    "catalog": "bench_catalog",
+    "catalog_200k": "bench_catalog_200k",
+    "favorites": "bench_favorites",
+    "auth": "bench_auth",
+}
+LARGE_CATALOG = 200_000
+TOKENS_IN_LOAD = 1_000  # distinct users whose tokens the authenticated scripts rotate through
+# The catalog's switch for its server-side response cache (ETags stay on).
+CACHE_OFF_ENV = {"CATALOG_CACHE": "off"}
+
+# What a user types into the search box: whole words, word stems, mixed case, "ё" for "е",
+# Latin, phrases, 1-2 letters while typing, rare and absent words, LIKE metacharacters.
+SEARCH_QUERIES = (
+    "алгебра", "Анализ", "программирование", "базы данных", "python", "SQL", "Linux",
+    "машинное обучение", "сети", "криптограф", "теория", "Квантовая", "расчёты", "объем",
+    "учет погрешностей", "поток 17", "поток 250", "практикум", "спецкурс", "семинар по курсу",
+    "для инженеров", "экзамен", "зачет", "нейронные", "REST API", "история", "физика",
+    "химия", "ма", "ан", "я", "ос", "т", "100%", "a_b", "квазар", "zzz", "топология",
+    "дифференциальные уравнения", "Численные методы",
+)  # fmt: skip
+
+TARGETS = {
+    # summary key: (comparison, threshold)
+    "gateway_vs_nginx_rps": (">=", 0.75),
+    "gateway_added_p50_ms": ("<=", 1.0),
+    "cache_speedup": (">=", 5.0),
+    "revalidate_speedup": (">=", 2.0),
+    "search_growth_p99": ("<=", 3.0),
+    "search_200k_p99_ms": ("<=", 50.0),
+    "errors": ("<=", 0),
+}
+
+
+@dataclass
+class Scenario:
+    name: str
+    via: str
+    concurrency: int
+    base_url: str
+    requests: list[load.Request]
+    expect: int = 200  # status of the first request, checked before the load starts
+
+
+@dataclass
+class Row:
+    scenario: str
+    via: str
+    concurrency: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+    def as_json(self) -> dict:
+        return {
+            "scenario": self.scenario,
+            "via": self.via,
+            "concurrency": self.concurrency,
+            "rps": round(self.rps, 1),
+            "p50_ms": round(self.p50_ms, 2),
+            "p99_ms": round(self.p99_ms, 2),
+            "errors": self.errors,
+        }
+
+
+class Stopwatch:
+    def __init__(self):
+        self.started = time.monotonic()
+
+    def say(self, message: str) -> None:
+        print(f"[{time.monotonic() - self.started:6.1f}s] {message}", flush=True)
+
+
+# --- set-up --------------------------------------------------------------------------------
+
+
+def prepare_databases(server_url: str, scale: data.Scale, clock: Stopwatch) -> dict:
+    urls = {key: data.recreate_database(server_url, name) for key, name in DATABASES.items()}
+    for key, package in (
+        ("catalog", "catalog_service"),
+        ("catalog_200k", "catalog_service"),
+        ("favorites", "favorites_service"),
+        ("auth", "auth_service"),
+    ):
+        upgrade(package, urls[key])
+    clock.say("databases created and migrated")
+    catalog = data.load_catalog(urls["catalog"], scale)
+    clock.say(
+        f"catalog: {scale.courses} courses ({len(catalog.inactive_course_ids)} inactive), "
+        f"{scale.materials} materials"
+    )
+    favorites = data.load_favorites(urls["favorites"], scale, catalog.active_course_ids)
+    clock.say(f"favorites: {scale.users} users x {scale.favorites_per_user} = {favorites} rows")
+    large = data.load_catalog(
+        urls["catalog_200k"], data.Scale(courses=LARGE_CATALOG, with_materials=False), seed=7
+    )
+    clock.say(f"catalog_200k: {LARGE_CATALOG} courses ({len(large.active_course_ids)} active)")
+    return {"urls": urls, "catalog": catalog}
+
+
+def start_processes(urls: dict, redis_url: str, key_file: Path, clock: Stopwatch) -> dict:
+    logs = WORK_DIR / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    auth = servers.Service(
+        "auth",
+        "auth_service:create_app()",
+        {
+            "DATABASE_URL": urls["auth"],
+            "REDIS_URL": redis_url,
+            "JWT_PRIVATE_KEY_FILE": str(key_file),
+        },
+        logs,
+    ).start()
+    jwks = {"AUTH_JWKS_URL": f"{auth.url}/.well-known/jwks.json", "AUTH_URL": auth.url}
+    auth.wait_ready()
+    catalog = servers.Service(
+        "catalog",
+        "catalog_service:create_app()",
+        {"DATABASE_URL": urls["catalog"], "REDIS_URL": redis_url, **jwks},
+        logs,
+    )
+    catalog_uncached = servers.Service(
+        "catalog_uncached",
+        "catalog_service:create_app()",
+        {"DATABASE_URL": urls["catalog"], **CACHE_OFF_ENV, **jwks},
+        logs,
+    )
+    catalog_200k = servers.Service(
+        "catalog_200k",
+        "catalog_service:create_app()",
+        {"DATABASE_URL": urls["catalog_200k"], "REDIS_URL": redis_url, **jwks},
+        logs,
+    )
+    favorites = servers.Service(
+        "favorites",
+        "favorites_service:create_app()",
+        {"DATABASE_URL": urls["favorites"], "CATALOG_URL": catalog.url, **jwks},
+        logs,
+    )
+    gateway = servers.Service(
+        "gateway",
+        "gateway:create_app()",
+        {"CATALOG_URL": catalog.url, "FAVORITES_URL": favorites.url, **jwks},
+        logs,
+    )
+    nginx = servers.Nginx(catalog.port, WORK_DIR / "nginx")
+    started = [catalog, catalog_uncached, catalog_200k, favorites, gateway]
+    for service in started:
+        service.start()
+    nginx.start()
+    for service in started:
+        service.wait_ready()
+    nginx.wait_ready()
+    processes = {service.name: service for service in [auth, *started]}
+    processes["nginx"] = nginx
+    clock.say("processes ready: " + "; ".join(p.describe() for p in processes.values()))
+    return processes
+
+
+def stop_processes(processes: dict) -> None:
+    for process in reversed(list(processes.values())):
+        process.stop()
+
+
+# --- scenarios -----------------------------------------------------------------------------
+
+
+def get(path: str, headers: tuple[tuple[str, str], ...] = ()) -> load.Request:
+    return load.Request("GET", path, headers)
+
+
+def bearer(token: str) -> tuple[str, str]:
+    return ("Authorization", f"Bearer {token}")
+
+
+def search_requests() -> list[load.Request]:
+    return [
+        get(f"/api/courses/search?query={urllib.parse.quote(query)}") for query in SEARCH_QUERIES
+    ]
+
+
+def favorite_requests(minter: tokens.TokenMinter, users: int, course_ids: list[int]):
+    """GETs of the Sider and add/remove pairs, each for a different user."""
+    rng = random.Random(11)
+    user_ids = rng.sample(range(1, users + 1), min(TOKENS_IN_LOAD, users))
+    user_tokens = {user_id: minter.token(user_id) for user_id in user_ids}
+    listing = [get("/api/user/courses", (bearer(user_tokens[u]),)) for u in user_ids]
+    pairs = []
+    json_type = ("Content-Type", "application/json")
+    for user_id in user_ids:
+        # A course the user does not keep yet (seeded favourites are 10 of 2,900): the pair
+        # adds and removes it, so the table returns to its size.
+        course_id = rng.choice(course_ids)
+        auth = bearer(user_tokens[user_id])
+        pairs.append(
+            load.Request(
+                "POST", "/api/user/courses", (auth, json_type), f'{{"course_id": {course_id}}}'
+            )
+        )
+        pairs.append(load.Request("DELETE", f"/api/user/courses/{course_id}", (auth,)))
+    return listing, pairs
+
+
+def build_scenarios(processes: dict, catalog: data.Catalog, minter, users: int) -> list[Scenario]:
+    direct, gateway = processes["catalog"].url, processes["gateway"].url
+    nginx = processes["nginx"].url
+    rng = random.Random(5)
+    course_ids = list(catalog.active_course_ids)
+    rng.shuffle(course_ids)
+    course_paths = [get(f"/api/courses/{course_id}") for course_id in course_ids]
+    etag = requests.get(direct + "/api/courses", timeout=30).headers.get("ETag", "")
+    conditional = [get("/api/courses", (("If-None-Match", etag),))]
+    listing, pairs = favorite_requests(minter, users, course_ids)
+    scenarios = []
+    for concurrency in (1, 16):
+        for via, url in (("direct", direct), ("gateway", gateway), ("nginx", nginx)):
+            scenarios.append(Scenario("course", via, concurrency, url, course_paths))
+    full_list = [get("/api/courses")]
+    scenarios += [
+        Scenario("courses_list", "direct", 16, direct, full_list),
+        Scenario("courses_list", "gateway", 16, gateway, full_list),
+        Scenario(
+            "courses_list_uncached", "direct", 16, processes["catalog_uncached"].url, full_list
+        ),
+        Scenario("courses_list_304", "direct", 16, direct, conditional, expect=304),
+        Scenario("courses_list_304", "gateway", 16, gateway, conditional, expect=304),
+    ]
+    for concurrency in (1, 16):
+        scenarios += [
+            Scenario("search", "direct", concurrency, direct, search_requests()),
+            Scenario(
+                "search_200k",
+                "direct",
+                concurrency,
+                processes["catalog_200k"].url,
+                search_requests(),
+            ),
+        ]
+    materials = [get(f"/api/courses/{course_id}/materials") for course_id in course_ids]
+    scenarios += [
+        Scenario("materials", "direct", 16, direct, materials),
+        Scenario("favorites_list", "gateway", 16, gateway, listing),
+        Scenario("favorites_add_remove", "gateway", 16, gateway, pairs, expect=201),
+    ]
+    return scenarios
+
+
+def check_first_request(scenario: Scenario) -> None:
+    """The load means nothing if the requests fail; one is sent and its status checked."""
+    first = scenario.requests[0]
+    response = requests.request(
+        first.method,
+        scenario.base_url + first.path,
+        headers=dict(first.headers),
+        data=first.body.encode() if first.body is not None else None,
+        timeout=30,
+    )
+    if response.status_code != scenario.expect:
+        raise RuntimeError(
+            f"{scenario.name} via {scenario.via}: {first.method} {first.path} answered "
+            f"{response.status_code}, expected {scenario.expect}: {response.text[:300]}"
+        )
+    if first.method == "POST":  # leave the data as the load will find it
+        undo = scenario.requests[1]
+        requests.request(undo.method, scenario.base_url + undo.path, headers=dict(undo.headers))
+
+
+def run_scenario(
+    wrk: str, scenario: Scenario, seconds: float, warmup: float, script_dir: Path
+) -> Row:
+    check_first_request(scenario)
+    script = load.write_script(
+        script_dir / f"{scenario.name}-{scenario.via}-c{scenario.concurrency}.lua",
+        scenario.requests,
+    )
+    options = {"connections": scenario.concurrency}
+    if warmup > 0:
+        load.run_wrk(wrk, scenario.base_url, script, seconds=warmup, **options)
+    measured = load.run_wrk(wrk, scenario.base_url, script, seconds=seconds, **options)
+    return Row(
+        scenario.name,
+        scenario.via,
+        scenario.concurrency,
+        measured.rps,
+        measured.p50_ms,
+        measured.p99_ms,
+        measured.errors,
+    )
+
+
+# --- results -------------------------------------------------------------------------------
+
+
+def summarize(rows: list[Row]) -> dict:
+    def find(scenario: str, via: str = "direct", concurrency: int = 16) -> Row | None:
+        for row in rows:
+            if (row.scenario, row.via, row.concurrency) == (scenario, via, concurrency):
+                return row
+        return None
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return round(a / b, 3) if a is not None and b else None
+
+    def value(row: Row | None, attribute: str) -> float | None:
+        return getattr(row, attribute) if row is not None else None
+
+    course = {
+        (via, c): find("course", via, c) for via in ("direct", "gateway", "nginx") for c in (1, 16)
+    }
+    gateway_p50 = value(course["gateway", 1], "p50_ms")
+    direct_p50 = value(course["direct", 1], "p50_ms")
+    summary = {
+        "gateway_vs_nginx_rps": ratio(
+            value(course["gateway", 16], "rps"), value(course["nginx", 16], "rps")
+        ),
+        "gateway_added_p50_ms": round(gateway_p50 - direct_p50, 3)
+        if gateway_p50 is not None and direct_p50 is not None
+        else None,
+        "gateway_vs_direct_rps": ratio(
+            value(course["gateway", 16], "rps"), value(course["direct", 16], "rps")
+        ),
+        "cache_speedup": ratio(
+            value(find("courses_list"), "rps"), value(find("courses_list_uncached"), "rps")
+        ),
+        "revalidate_speedup": ratio(
+            value(find("courses_list_304"), "rps"), value(find("courses_list"), "rps")
+        ),
+        "search_growth_p99": ratio(
+            value(find("search_200k"), "p99_ms"), value(find("search"), "p99_ms")
+        ),
+        "search_200k_p99_ms": value(find("search_200k"), "p99_ms"),
+        "errors": sum(row.errors for row in rows),
+    }
+    summary = {k: round(v, 3) if isinstance(v, float) else v for k, v in summary.items()}
+    targets = {}
+    for key, (comparison, threshold) in TARGETS.items():
+        figure = summary.get(key)
+        met = figure is not None and (
+            figure >= threshold if comparison == ">=" else figure <= threshold
+        )
+        targets[key] = {"target": f"{comparison} {threshold}", "value": figure, "met": met}
+    summary["targets"] = targets
+    summary["all_targets_met"] = all(t["met"] for t in targets.values())
+    return summary
+
+
+def format_table(rows: list[Row], summary: dict) -> str:
+    lines = [
+        f"{'scenario':<24}{'via':<9}{'conc':>5}{'rps':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}",
+        "-" * 74,
+    ]
+    for row in rows:
+        lines.append(
+            f"{row.scenario:<24}{row.via:<9}{row.concurrency:>5}{row.rps:>10.1f}"
+            f"{row.p50_ms:>9.2f}{row.p99_ms:>9.2f}{row.errors:>8}"
+        )
+    lines += ["", f"{'figure':<24}{'value':>10}  target"]
+    for key, target in summary["targets"].items():
+        figure = "n/a" if target["value"] is None else f"{target['value']:g}"
+        mark = "met" if target["met"] else "MISSED"
+        lines.append(f"{key:<24}{figure:>10}  {target['target']:<8} {mark}")
+    lines.append(f"{'gateway_vs_direct_rps':<24}{summary['gateway_vs_direct_rps']!s:>10}")
+    return "\n".join(lines)
+
+
+# --- main ----------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", 6)),
+        help="measured seconds per run (BENCH_SECONDS, default 6)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--warmup", type=float, default=float(os.environ.get("BENCH_WARMUP", 1.5)),
+        help="warm-up seconds per run, not measured (BENCH_WARMUP, default 1.5)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--only", default=os.environ.get("BENCH_ONLY", ""),
+        help="comma-separated scenario names to run (default: all)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--check", action="store_true",
+        help="exit with status 1 when a target is missed",
+    )  # fmt: skip
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    server_url = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_SERVER
+    redis_url = os.environ.get("BENCH_REDIS_URL") or DEFAULT_REDIS
+    clock = Stopwatch()
+    programs = tools.ensure_programs()
+    shutil.rmtree(WORK_DIR, ignore_errors=True)
+    (WORK_DIR / "lua").mkdir(parents=True)
+    scale = data.Scale()
+    prepared = prepare_databases(server_url, scale, clock)
+    key_file = WORK_DIR / "jwt-private.pem"
+    private_key = tokens.write_private_key(key_file)
+    processes: dict = {}
+    try:
+        processes = start_processes(prepared["urls"], redis_url, key_file, clock)
+        real_tokens = tokens.login_real_users(processes["gateway"].url)
+        minter = tokens.TokenMinter(private_key, real_tokens[0])
+        scenarios = build_scenarios(processes, prepared["catalog"], minter, scale.users)
+        clock.say(f"{len(scenarios)} runs of {args.seconds:g} s (+{args.warmup:g} s warm-up)")
+        only = {name.strip() for name in args.only.split(",") if name.strip()}
+        rows = []
+        for scenario in scenarios:
+            if only and scenario.name not in only:
+                continue
+            row = run_scenario(
+                programs["wrk"], scenario, args.seconds, args.warmup, WORK_DIR / "lua"
+            )
+            rows.append(row)
+            clock.say(
+                f"{row.scenario} via {row.via} c{row.concurrency}: {row.rps:.0f} rps, "
+                f"p50 {row.p50_ms:.2f} ms, p99 {row.p99_ms:.2f} ms, errors {row.errors}"
+            )
+    finally:
+        stop_processes(processes)
+    summary = summarize(rows)
+    summary["settings"] = {
+        "seconds_per_run": args.seconds,
+        "warmup_seconds": args.warmup,
+        "wrk_threads": 1,
+        "processes": {name: process.describe() for name, process in processes.items()},
+        "cpu_count": os.cpu_count(),
+    }
+    args.output.write_text(
+        json.dumps({"rows": [row.as_json() for row in rows], "summary": summary}, indent=2,
+                   ensure_ascii=False) + "\n"
+    )  # fmt: skip
+    print()
+    print(format_table(rows, summary))
+    clock.say(f"results written to {args.output}")
+    if args.check and not summary["all_targets_met"]:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""The processes under test: each service under gunicorn as the Procfile runs it, and nginx as
+the reference reverse proxy."""
+
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from service_kit.config import REPO_ROOT
+from service_kit.testing import free_port
+
+PROCFILE = REPO_ROOT / "Procfile"
+# deploy/gunicorn.conf.py's defaults, for a service the Procfile does not list (yet).
+DEFAULT_GUNICORN_OPTIONS = ("--workers", "2", "--threads", "4")
+# Options of a Procfile line that the benchmark replaces: its own port, its own log level.
+REPLACED_OPTIONS = {"--bind", "-b", "--log-level", "--access-logfile", "--error-logfile"}
+
+
+def procfile_options(app_spec: str, procfile: Path = PROCFILE) -> tuple[list[str], str]:
+    """The gunicorn options of the Procfile line serving `app_spec` (workers, threads, ...),
+    without the ones the benchmark sets itself; and where they came from."""
+    if procfile.exists():
+        for line in procfile.read_text().splitlines():
+            name, _, command = line.partition(":")
+            words = shlex.split(command)
+            if "gunicorn" not in words or app_spec not in words:
+                continue
+            options = words[words.index("gunicorn") + 1 :]
+            options.remove(app_spec)
+            return _without_replaced(options), f"Procfile ({name.strip()})"
+    return list(DEFAULT_GUNICORN_OPTIONS), "deploy/gunicorn.conf.py defaults"
+
+
+def _without_replaced(options: list[str]) -> list[str]:
+    kept, skip = [], False
+    for option in options:
+        if skip:
+            skip = False
+            continue
+        key = option.split("=", 1)[0]
+        if key in REPLACED_OPTIONS:
+            skip = "=" not in option
+            continue
+        kept.append(option)
+    return kept
+
+
+def option_value(options: list[str], name: str) -> str | None:
+    for index, option in enumerate(options):
+        if option == name and index + 1 < len(options):
+            return options[index + 1]
+        if option.startswith(name + "="):
+            return option.split("=", 1)[1]
+    return None
+
+
+class Service:
+    """One service under gunicorn on a free loopback port."""
+
+    def __init__(self, name: str, app_spec: str, env: dict[str, str], log_dir: Path):
+        self.name = name
+        self.app_spec = app_spec
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.options, self.options_source = procfile_options(app_spec)
+        self.env = {
+            **os.environ,
+            "LOG_LEVEL": "WARNING",  # request lines would make log I/O part of every figure
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+        self.log_path = log_dir / f"{name}.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def workers(self) -> str:
+        return option_value(self.options, "--workers") or option_value(self.options, "-w") or "1"
+
+    @property
+    def threads(self) -> str:
+        return option_value(self.options, "--threads") or "1"
+
+    def start(self) -> "Service":
+        command = [
+            sys.executable, "-m", "gunicorn", self.app_spec,
+            *self.options,
+            "--bind", f"127.0.0.1:{self.port}",
+            "--log-level", "warning",
+        ]  # fmt: skip
+        if "--no-control-socket" not in command:
+            command.append("--no-control-socket")
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        return self
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited; see {self.log_path}:\n{self.log_tail()}")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(self.url + "/health/ready", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} not ready in {timeout:.0f} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        if not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        _terminate(self.process)
+
+    def describe(self) -> str:
+        settings = f"--workers {self.workers} --threads {self.threads}"
+        return f"{self.name}: {settings} ({self.options_source})"
+
+
+NGINX_CONF = """\
+worker_processes auto;
+daemon off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/client_body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    upstream catalog {{
+        server 127.0.0.1:{upstream_port};
+        keepalive 64;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://catalog;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+        }}
+    }}
+}}
+"""
+
+
+class Nginx:
+    """nginx in the foreground (daemon off) under a prefix directory of its own."""
+
+    def __init__(self, upstream_port: int, prefix: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.prefix = prefix
+        self.upstream_port = upstream_port
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "Nginx":
+        self.prefix.mkdir(parents=True, exist_ok=True)
+        # Workers drop to an unprivileged user when started as root; they must reach the prefix.
+        self.prefix.chmod(0o755)
+        config = self.prefix / "nginx.conf"
+        config.write_text(
+            NGINX_CONF.format(prefix=self.prefix, port=self.port, upstream_port=self.upstream_port)
+        )
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        with (self.prefix / "stdout.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    nginx,
+                    "-p",
+                    str(self.prefix),
+                    "-c",
+                    str(config),
+                    "-e",
+                    str(self.prefix / "error.log"),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                error_log = self.prefix / "error.log"
+                detail = error_log.read_text() if error_log.exists() else ""
+                raise RuntimeError(f"nginx exited:\n{detail}")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(self.url + "/health/live", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError("nginx did not answer in time")
+
+    def stop(self) -> None:
+        # SIGQUIT is nginx's graceful shutdown; SIGTERM would do too.
+        _terminate(self.process, signal.SIGQUIT)
+
+    def describe(self) -> str:
+        return "nginx: worker_processes auto, keepalive upstream pool of 64, access_log off"
+
+
+def _terminate(process: subprocess.Popen | None, sig: int = signal.SIGTERM) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
