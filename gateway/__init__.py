@@ -7,6 +7,7 @@ from service_kit import create_service_app
 from service_kit.auth import InvalidToken, TokenVerifier, bearer_token, init_auth
 
 from .config import gateway_env_config
+from .docs import init_docs
 from .pages import pages
 from .proxy import ApiProxy
 from .routes import ROUTES, RouteTable
@@ -22,11 +23,13 @@ def create_app(config: dict | None = None) -> Flask:
         title="Course portal gateway",
         database=False,
     )
-    app.register_blueprint(pages)
+    routes = RouteTable(ROUTES)
     verifier = init_auth(app)
+    app.register_blueprint(pages)
+    init_docs(app, routes)
     proxy = ApiProxy(
         app.config,
-        routes=RouteTable(ROUTES),
+        routes=routes,
         connect_timeout=app.config["GATEWAY_UPSTREAM_CONNECT_TIMEOUT"],
         read_timeout=app.config["GATEWAY_UPSTREAM_READ_TIMEOUT"],
         max_body_bytes=app.config["MAX_CONTENT_LENGTH"],

@@ -8,6 +8,7 @@ auth and favourites. The last path segment picks the behaviour:
 - `etag`: an ETag, and 304 for a matching If-None-Match; `redirect`: a 302
 - `slow?seconds=N`: answers after N seconds
 - `/__seen`: the raw targets every request arrived with, so a test can prove nothing was sent
+- `/openapi.json`: a small OpenAPI document, for the gateway's merged docs
 """
 
 import gzip
@@ -21,6 +22,27 @@ GZIP_TEXT = ("Лекция 1. Введение в курс. " * 200).encode()
 GZIPPED = gzip.compress(GZIP_TEXT, mtime=0)
 BIG_BODY = bytes(range(256)) * 4096  # 1 MiB, larger than the gateway buffers whole
 ETAG = '"v1-abc"'
+
+OPENAPI = {
+    "openapi": "3.1.0",
+    "info": {"title": "Stand-in catalog", "version": "1"},
+    "paths": {
+        "/api/courses/echo": {
+            "get": {
+                "summary": "What arrived",
+                "tags": ["echo"],
+                "responses": {"200": {"$ref": "#/components/responses/Echo"}},
+            }
+        },
+        "/api/teacher/echo": {"get": {"summary": "What arrived, for a teacher"}},
+        "/internal/only": {"get": {"summary": "Not routed by the gateway"}},
+    },
+    "components": {
+        "responses": {"Echo": {"description": "the request as seen"}},
+        "schemas": {"Error": {"type": "object", "properties": {"code": {"type": "integer"}}}},
+    },
+    "tags": [{"name": "echo"}],
+}
 
 _seen: list[str] = []
 _seen_lock = threading.Lock()
@@ -46,6 +68,8 @@ def upstream(environ, start_response):
     path = environ.get("PATH_INFO", "")
     if path == "/health/live":
         return _json(start_response, {"status": "ok"})
+    if path == "/openapi.json":
+        return _json(start_response, OPENAPI)
     if path == "/__seen":
         with _seen_lock:
             return _json(start_response, list(_seen))

@@ -577,3 +577,37 @@ def test_stale_connection_is_not_retried_for_a_post(single_thread_gateway, raw_u
     )
     assert_error(response, content, 502)
     assert raw_upstream.dropped == dropped_before + 1
+
+
+# API docs
+
+
+def test_docs_merge_what_answers_and_name_what_does_not(gateway):
+    response, content = request(gateway, "GET", "/api/docs/openapi.json")
+    assert response.status == 200
+    document = json.loads(content)
+    assert document["openapi"].startswith("3.")
+    assert "/api/courses/echo" in document["paths"]
+    assert "/api/teacher/echo" in document["paths"]
+    assert "/internal/only" not in document["paths"]  # not reachable through the gateway
+    assert "Echo" in document["components"]["responses"]
+    # auth is down and the favourites stand-in serves no JSON: both are named, not fatal.
+    assert "auth" in document["info"]["description"]
+    assert "favorites" in document["info"]["description"]
+
+
+def test_docs_page_and_its_assets_are_served_locally(gateway):
+    response, content = request(gateway, "GET", "/api/docs")
+    assert response.status == 200
+    page = content.decode()
+    assert "/api/docs/assets/swagger-ui-bundle.js" in page
+    assert "http://" not in page and "https://" not in page
+    for asset, kind in (
+        ("swagger-ui-bundle.js", "javascript"),
+        ("swagger-ui.css", "text/css"),
+        ("docs-init.js", "javascript"),
+    ):
+        asset_response, asset_content = request(gateway, "GET", f"/api/docs/assets/{asset}")
+        assert asset_response.status == 200, asset
+        assert kind in asset_response.getheader("Content-Type")
+        assert len(asset_content) > 100
