@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, contains_eager
 
 from service_kit import BadRequest, Forbidden, InvalidInput, NotFound
 from service_kit.auth import Principal
+from service_kit.db import utcnow
 
 from .models import (
     MAX_ID,
@@ -24,7 +25,6 @@ from .models import (
     CourseTeacher,
     Material,
     MaterialType,
-    utcnow,
 )
 
 SEARCH_QUERY_MAX_LENGTH = 100
@@ -67,11 +67,16 @@ def escape_like(text: str) -> str:
 # --- catalog version -----------------------------------------------------------------------
 
 
+_version_table = CatalogVersion.__table__
+# Built once: every cached GET runs it, and it needs no ORM machinery.
+_READ_VERSION = select(_version_table.c.epoch, _version_table.c.version).where(
+    _version_table.c.id == 1
+)
+
+
 def catalog_version(session: Session) -> tuple[str, int] | None:
     """(epoch, version) of the catalog's data; None if the row is missing (then nothing caches)."""
-    row = session.execute(
-        select(CatalogVersion.epoch, CatalogVersion.version).where(CatalogVersion.id == 1)
-    ).first()
+    row = session.connection().execute(_READ_VERSION).first()
     return (row.epoch, row.version) if row else None
 
 

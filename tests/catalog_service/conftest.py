@@ -53,7 +53,12 @@ def session(database_url):
 
 @pytest.fixture
 def app_config(database_url, token_issuer):
-    return {"TESTING": True, "DATABASE_URL": database_url, "AUTH_JWKS_URL": token_issuer.jwks_url}
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "AUTH_JWKS_URL": token_issuer.jwks_url,
+        "REDIS_URL": None,  # the in-process cache unless a test asks for Redis
+    }
 
 
 @pytest.fixture
