@@ -1,0 +1,469 @@
+"""The deployment files agree with the code and with each other: every variable the code reads
+is configured everywhere, ports and probe paths are the code's, and every workload is locked
+down the same way."""
+
+import os
+import re
+import runpy
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from service_kit.config import DEFAULT_PORTS, REPO_ROOT, env_config
+
+from .conftest import GUNICORN_CONFIG
+
+PACKAGES = {
+    "gateway": "gateway",
+    "catalog": "catalog_service",
+    "favorites": "favorites_service",
+    "auth": "auth_service",
+}
+DATABASE_SERVICES = ("catalog", "favorites", "auth")
+
+# Read by the code, but meaningless inside a container: .env.example lists them, compose and
+# Kubernetes leave them alone.
+LOCAL_ONLY = {
+    "VAR_DIR": "SQLite files and the generated dev key; containers use PostgreSQL and a secret",
+    "GUNICORN_BIND": "containers listen on 0.0.0.0:$PORT",
+    "GUNICORN_WORKER_TMP_DIR": "containers keep the default, /tmp (a memory-backed volume)",
+    "DEMO_TEACHER_ID": "an option of the operator command `seed-demo`, not of the service",
+}
+# Set by every image (Dockerfile ENV), so compose and Kubernetes need not repeat them.
+SET_BY_IMAGE = {"PORT", "PROMETHEUS_MULTIPROC_DIR"}
+
+# What each process cannot run correctly without, beyond its local defaults.
+NEEDED_BY = {
+    "gateway": {"AUTH_JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE", "CATALOG_URL", "FAVORITES_URL",
+                "AUTH_URL"},
+    "catalog": {"DATABASE_URL", "AUTH_JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE", "REDIS_URL"},
+    "favorites": {"DATABASE_URL", "AUTH_JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE", "CATALOG_URL"},
+    "auth": {"DATABASE_URL", "JWT_ISSUER", "JWT_AUDIENCE", "JWT_PRIVATE_KEY_FILE",
+             "TRUSTED_PROXIES", "REDIS_URL"},
+}  # fmt: skip
+URL_VARIABLES = {"CATALOG_URL": "catalog", "FAVORITES_URL": "favorites", "AUTH_URL": "auth",
+                 "AUTH_JWKS_URL": "auth"}  # fmt: skip
+
+_DIRECT_READ = re.compile(
+    r"""(?:os\.environ\.get\(|os\.getenv\(|os\.environ\[|\benv\(|envvar=)\s*["']([A-Z][A-Z0-9_]+)["']"""
+)
+
+
+class RecordingEnviron(dict):
+    """An empty environment that remembers every name asked for."""
+
+    def __init__(self):
+        super().__init__()
+        self.names: set[str] = set()
+
+    def get(self, key, default=None):
+        self.names.add(key)
+        return default
+
+    def __getitem__(self, key):
+        self.names.add(key)
+        raise KeyError(key)
+
+    def __contains__(self, key):
+        self.names.add(key)
+        return False
+
+
+def _source_files() -> list[Path]:
+    files = [GUNICORN_CONFIG]
+    for package in ("service_kit", *PACKAGES.values()):
+        files += (REPO_ROOT / package).rglob("*.py")
+    # Test helpers read TEST_DATABASE_URL & co.; they never run in a deployment.
+    return [path for path in files if path.name != "testing.py" and "migrations" not in path.parts]
+
+
+@pytest.fixture(scope="module")
+def variables(monkeypatch_module) -> set[str]:
+    """Every environment variable the code reads: found in the source, and recorded while the
+    configuration functions run (they read names passed through helpers, like _seconds)."""
+    names = set()
+    for path in _source_files():
+        names |= set(_DIRECT_READ.findall(path.read_text()))
+    recorder = RecordingEnviron()
+    monkeypatch_module.setattr(os, "environ", recorder)
+    for service in PACKAGES:
+        env_config(service)
+    from gateway.config import gateway_env_config
+
+    gateway_env_config()
+    runpy.run_path(str(GUNICORN_CONFIG))
+    monkeypatch_module.undo()
+    names |= recorder.names
+    assert {"DATABASE_URL", "AUTH_JWKS_URL", "GUNICORN_WORKERS"} <= names  # the scan works
+    return names
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def _deployed(variables: set[str]) -> set[str]:
+    return variables - set(LOCAL_ONLY) - SET_BY_IMAGE
+
+
+# --- .env.example -----------------------------------------------------------------------------
+
+
+def test_env_example_lists_every_variable(variables):
+    example = REPO_ROOT / ".env.example"
+    assert example.exists(), ".env.example is missing"
+    listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", example.read_text(), re.MULTILINE))
+    assert variables - listed == set()
+
+
+# --- docker compose ---------------------------------------------------------------------------
+
+
+def _compose_environment(compose: dict, service: str) -> dict[str, str]:
+    return compose["services"][service].get("environment") or {}
+
+
+def test_compose_configures_every_variable(compose, variables):
+    configured = set()
+    for name in PACKAGES:
+        configured |= set(_compose_environment(compose, name))
+    assert _deployed(variables) - configured == set()
+    assert configured - variables == set(), "compose sets variables no code reads"
+
+
+@pytest.mark.parametrize("service", PACKAGES)
+def test_compose_gives_each_service_what_it_needs(compose, service):
+    assert NEEDED_BY[service] - set(_compose_environment(compose, service)) == set()
+
+
+@pytest.mark.parametrize("service", DATABASE_SERVICES)
+def test_compose_migrates_each_database_before_its_service_starts(compose, service):
+    migrate = compose["services"][f"{service}-migrate"]
+    assert migrate["command"] == ["python", "-m", PACKAGES[service], "migrate"]
+    assert migrate["image"] == compose["services"][service]["image"]
+    database_url = _compose_environment(compose, service)["DATABASE_URL"]
+    assert migrate["environment"]["DATABASE_URL"] == database_url
+    assert urlsplit(database_url).path == f"/{service}"  # its own database
+    assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
+    depends = compose["services"][service]["depends_on"]
+    assert depends[f"{service}-migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_compose_waits_for_healthy_dependencies(compose):
+    for service in PACKAGES:
+        for dependency, condition in compose["services"][service]["depends_on"].items():
+            migration = dependency.endswith("-migrate")
+            expected = "service_completed_successfully" if migration else "service_healthy"
+            assert condition["condition"] == expected, (service, dependency)
+    assert set(compose["services"]["gateway"]["depends_on"]) >= {"catalog", "favorites", "auth"}
+
+
+@pytest.mark.parametrize("service", PACKAGES)
+def test_compose_ports_and_health_checks_match_the_code(compose, service):
+    port = DEFAULT_PORTS[service]
+    check = " ".join(compose["services"][service]["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{port}/health/ready" in check
+    for variable, target in URL_VARIABLES.items():
+        url = _compose_environment(compose, service).get(variable)
+        if url is not None:
+            assert urlsplit(url).netloc == f"{target}:{DEFAULT_PORTS[target]}", variable
+
+
+def test_compose_publishes_only_the_gateway(compose):
+    published = {name for name, spec in compose["services"].items() if spec.get("ports")}
+    assert published == {"gateway"}
+    (port,) = compose["services"]["gateway"]["ports"]
+    assert port["target"] == DEFAULT_PORTS["gateway"]
+
+
+@pytest.mark.parametrize("service", PACKAGES)
+def test_compose_services_run_locked_down(compose, service):
+    spec = compose["services"][service]
+    assert spec["read_only"] is True
+    assert spec["cap_drop"] == ["ALL"]
+    assert "no-new-privileges:true" in spec["security_opt"]
+    assert spec["healthcheck"]["test"][0] == "CMD"
+
+
+def test_compose_passes_the_signing_key_as_a_secret(compose):
+    auth = compose["services"]["auth"]
+    key_file = _compose_environment(compose, "auth")["JWT_PRIVATE_KEY_FILE"]
+    targets = {secret["target"] for secret in auth["secrets"]}
+    assert key_file in targets
+    assert key_file + ".previous" in targets  # what auth publishes during a rotation
+    assert set(compose["secrets"]) == {"jwt_private_key", "jwt_previous_key"}
+
+
+def test_compose_creates_databases_with_a_unicode_aware_locale(compose):
+    postgres = compose["services"]["postgres"]
+    assert "--locale=C.UTF-8" in postgres["environment"]["POSTGRES_INITDB_ARGS"]
+    script = next(
+        volume["source"] for volume in postgres["volumes"] if volume["target"].endswith(".sh")
+    )
+    text = Path(script).read_text()
+    assert "LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'" in text
+    for service in DATABASE_SERVICES:
+        assert f"{service.upper()}_DB_PASSWORD" in postgres["environment"]
+
+
+# --- Kubernetes -------------------------------------------------------------------------------
+
+
+def _objects(documents: list[dict], kind: str) -> dict[str, dict]:
+    return {doc["metadata"]["name"]: doc for doc in documents if doc["kind"] == kind}
+
+
+def _generated(documents: list[dict], kind: str, name: str) -> dict:
+    """A ConfigMap or Secret made by a kustomize generator (its name carries a hash suffix)."""
+    pattern = re.compile(rf"{name}(-[a-z0-9]{{10}})?")
+    (found,) = [
+        doc
+        for doc in documents
+        if doc["kind"] == kind and pattern.fullmatch(doc["metadata"]["name"])
+    ]
+    return found
+
+
+def _pod_spec(workload: dict) -> dict:
+    return workload["spec"]["template"]["spec"]
+
+
+def _container_environment(documents: list[dict], container: dict) -> set[str]:
+    """The names a container gets: explicit env, plus every key of its envFrom sources."""
+    names = {entry["name"] for entry in container.get("env", [])}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            name = source["configMapRef"]["name"]
+            names |= set(_objects(documents, "ConfigMap")[name]["data"])
+        else:
+            name = source["secretRef"]["name"]
+            secret = _objects(documents, "Secret")[name]
+            names |= set(secret.get("data", {})) | set(secret.get("stringData", {}))
+    return names
+
+
+def test_k8s_configures_every_variable(overlays, variables):
+    dev = overlays["dev"]
+    configured = set(_generated(dev, "ConfigMap", "portal-config")["data"])
+    for service in PACKAGES:
+        configured |= set(_generated(dev, "Secret", f"{service}-secrets")["data"])
+    assert _deployed(variables) - configured == set()
+    assert configured - variables == set(), "the cluster sets variables no code reads"
+
+
+@pytest.mark.parametrize("service", PACKAGES)
+def test_k8s_gives_each_container_what_it_needs(overlays, service):
+    dev = overlays["dev"]
+    spec = _pod_spec(_objects(dev, "Deployment")[service])
+    (container,) = spec["containers"]
+    assert NEEDED_BY[service] - _container_environment(dev, container) == set()
+    for init in spec.get("initContainers", []):
+        assert "DATABASE_URL" in _container_environment(dev, init)
+        assert init["command"] == ["python", "-m", PACKAGES[service], "migrate"]
+        assert init["image"] == container["image"]
+    assert bool(spec.get("initContainers")) == (service in DATABASE_SERVICES)
+
+
+def test_prod_reads_the_same_configuration_and_secrets_as_dev(overlays):
+    def references(documents):
+        result = {}
+        for name, deployment in _objects(documents, "Deployment").items():
+            if name in PACKAGES:
+                spec = _pod_spec(deployment)
+                result[name] = [
+                    (c["name"], [sorted(source.items())[0][0] for source in c.get("envFrom", [])])
+                    for c in spec.get("initContainers", []) + spec["containers"]
+                ]
+        return result
+
+    assert references(overlays["prod"]) == references(overlays["dev"])
+    prod_secrets = set(_objects(overlays["prod"], "Secret"))
+    assert prod_secrets == set(), "production secrets never come from git"
+
+
+def test_k8s_urls_point_at_the_services(overlays):
+    for overlay in overlays.values():
+        config = _generated(overlay, "ConfigMap", "portal-config")["data"]
+        services = _objects(overlay, "Service")
+        for variable, target in URL_VARIABLES.items():
+            url = urlsplit(config[variable])
+            assert url.hostname == target and url.port == DEFAULT_PORTS[target]
+            assert services[target]["spec"]["ports"][0]["port"] == DEFAULT_PORTS[target]
+        assert urlsplit(config["AUTH_JWKS_URL"]).path == "/.well-known/jwks.json"
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+@pytest.mark.parametrize("service", PACKAGES)
+def test_k8s_ports_probes_and_scraping_match_the_code(overlays, overlay, service):
+    documents = overlays[overlay]
+    deployment = _objects(documents, "Deployment")[service]
+    (container,) = _pod_spec(deployment)["containers"]
+    port = DEFAULT_PORTS[service]
+    assert container["ports"] == [{"name": "http", "containerPort": port}]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/health/ready", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/health/live", "port": "http"}
+    assert container["startupProbe"]["httpGet"]["path"] == "/health/live"
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == str(port)
+    assert annotations["prometheus.io/path"] == "/metrics"
+    service_object = _objects(documents, "Service")[service]
+    assert service_object["spec"]["ports"] == [{"name": "http", "port": port, "targetPort": "http"}]
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_every_workload_is_locked_down(overlays, overlay):
+    workloads = [
+        doc for doc in overlays[overlay] if doc["kind"] in {"Deployment", "StatefulSet", "Job"}
+    ]
+    assert len(workloads) >= 4
+    for workload in workloads:
+        name = workload["metadata"]["name"]
+        spec = _pod_spec(workload)
+        assert spec["automountServiceAccountToken"] is False, name
+        assert spec["securityContext"]["runAsNonRoot"] is True, name
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        for container in spec.get("initContainers", []) + spec["containers"]:
+            where = f"{name}/{container['name']}"
+            security = container["securityContext"]
+            assert security["runAsNonRoot"] is True, where
+            assert security["runAsUser"] > 0, where
+            assert security["allowPrivilegeEscalation"] is False, where
+            assert security["readOnlyRootFilesystem"] is True, where
+            assert security["capabilities"] == {"drop": ["ALL"]}, where
+            assert security["seccompProfile"] == {"type": "RuntimeDefault"}, where
+            resources = container["resources"]
+            assert {"cpu", "memory"} <= set(resources["requests"]), where
+            assert {"cpu", "memory"} <= set(resources["limits"]), where
+        for container in spec["containers"]:
+            assert "readinessProbe" in container and "livenessProbe" in container, name
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_app_pods_run_as_the_image_user_with_a_writable_tmp(overlays, overlay):
+    for service in PACKAGES:
+        spec = _pod_spec(_objects(overlays[overlay], "Deployment")[service])
+        assert spec["securityContext"]["runAsUser"] == 10001
+        (container,) = spec["containers"]
+        mounts = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
+        volumes = {volume["name"]: volume for volume in spec["volumes"]}
+        assert "emptyDir" in volumes[mounts["/tmp"]]
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_autoscalers_and_budgets_cover_the_right_deployments(overlays, overlay):
+    documents = overlays[overlay]
+    deployments = _objects(documents, "Deployment")
+    autoscalers = _objects(documents, "HorizontalPodAutoscaler")
+    assert set(autoscalers) == {"gateway", "catalog", "favorites"}
+    for name, autoscaler in autoscalers.items():
+        assert autoscaler["apiVersion"] == "autoscaling/v2"
+        assert autoscaler["spec"]["scaleTargetRef"]["name"] == name
+        # A fixed count would fight the autoscaler on every apply.
+        assert "replicas" not in deployments[name]["spec"]
+        assert autoscaler["spec"]["minReplicas"] <= autoscaler["spec"]["maxReplicas"]
+    budgets = _objects(documents, "PodDisruptionBudget")
+    for name in PACKAGES:
+        assert budgets[name]["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": name}
+
+
+def test_prod_runs_more_replicas_than_dev(overlays):
+    def minimum(overlay, name):
+        return _objects(overlays[overlay], "HorizontalPodAutoscaler")[name]["spec"]["minReplicas"]
+
+    for name in ("gateway", "catalog", "favorites"):
+        assert minimum("prod", name) > minimum("dev", name)
+    auth = {o: _objects(overlays[o], "Deployment")["auth"]["spec"]["replicas"] for o in overlays}
+    assert auth["prod"] > auth["dev"]
+
+
+def _allowed_sources(policies: dict, target: str, port: int) -> set[str]:
+    """Which app pods, or namespaces, may open connections to `target` on `port`."""
+    sources = set()
+    for policy in policies.values():
+        spec = policy["spec"]
+        if "Ingress" not in spec["policyTypes"] or not _selects(spec["podSelector"], target):
+            continue
+        for rule in spec.get("ingress", []):
+            if not any(p["port"] in (port, "http") for p in rule.get("ports", [])):
+                continue
+            for peer in rule.get("from", []):
+                if "podSelector" in peer and "namespaceSelector" not in peer:
+                    sources.add(peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"])
+                elif "namespaceSelector" in peer:
+                    namespace = peer["namespaceSelector"]["matchLabels"]
+                    sources.add("ns:" + namespace["kubernetes.io/metadata.name"])
+    return sources
+
+
+def _selects(selector: dict, name: str) -> bool:
+    if not selector:
+        return True
+    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "course-portal"}
+    if any(labels.get(key) != value for key, value in selector.get("matchLabels", {}).items()):
+        return False
+    return all(
+        expression["operator"] == "In" and labels.get(expression["key"]) in expression["values"]
+        for expression in selector.get("matchExpressions", [])
+    )
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_network_policies_allow_only_the_designed_calls(overlays, overlay):
+    policies = _objects(overlays[overlay], "NetworkPolicy")
+    deny = policies["default-deny"]["spec"]
+    assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in deny and "egress" not in deny
+
+    def callers(service):
+        return _allowed_sources(policies, service, DEFAULT_PORTS[service])
+
+    assert callers("gateway") == {"ns:ingress-nginx", "ns:monitoring"}
+    assert callers("catalog") == {"gateway", "favorites", "ns:monitoring"}
+    assert callers("favorites") == {"gateway", "ns:monitoring"}
+    assert callers("auth") == {"gateway", "catalog", "favorites", "ns:monitoring"}
+
+
+def test_ingress_reaches_only_the_gateway(overlays):
+    for overlay in overlays.values():
+        (ingress,) = _objects(overlay, "Ingress").values()
+        backends = {
+            path["backend"]["service"]["name"]
+            for rule in ingress["spec"]["rules"]
+            for path in rule["http"]["paths"]
+        }
+        assert backends == {"gateway"}
+
+
+# --- Dockerfiles ------------------------------------------------------------------------------
+
+
+def _final_stage(package: str) -> list[str]:
+    text = (REPO_ROOT / package / "Dockerfile").read_text()
+    lines = re.sub(r"\\\n\s*", " ", text).splitlines()
+    instructions = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    stages = [i for i, line in enumerate(instructions) if line.startswith("FROM ")]
+    assert len(stages) == 2, f"{package}: a builder stage and a runtime stage"
+    return instructions[stages[-1] :]
+
+
+@pytest.mark.parametrize("service", PACKAGES)
+def test_each_image_holds_only_the_shared_library_and_its_own_package(service):
+    package = PACKAGES[service]
+    final = _final_stage(package)
+    assert final[0] == "FROM python:3.11-slim-bookworm"
+    copies = [line.split()[1:] for line in final if line.startswith("COPY ")]
+    sources = [parts[0] for parts in copies if not parts[0].startswith("--from=")]
+    assert sources == ["service_kit/", f"{package}/", "deploy/gunicorn.conf.py"]
+    assert ["--from=builder", "/opt/venv", "/opt/venv"] in copies
+    assert "USER 10001:10001" in final
+    assert f"EXPOSE {DEFAULT_PORTS[service]}" in final
+    assert f"PORT={DEFAULT_PORTS[service]}" in " ".join(final)
+    (command,) = [line for line in final if line.startswith("CMD ")]
+    assert command == (
+        'CMD ["gunicorn", "--config", "/app/gunicorn.conf.py", "--no-control-socket", '
+        f'"{package}:create_app()"]'
+    )

@@ -1,0 +1,145 @@
+"""Each image's contents are enough to run its service: the files its Dockerfile copies are laid
+out as in the image, and the image's own commands (migrate, then its CMD) run from there with
+only the runtime dependencies importable — not the rest of the repository.
+
+No Docker engine is needed: the layout is built in a temporary directory, the interpreter is
+started with -S so that the editable install of the whole repository stays out of sys.path.
+"""
+
+import json
+import os
+import re
+import shutil
+import site
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from service_kit.config import REPO_ROOT
+from service_kit.testing import TokenIssuer
+
+from .conftest import Gunicorn
+from .test_deploy_config import PACKAGES, _final_stage
+
+pytestmark = pytest.mark.e2e
+
+SITE_PACKAGES = [path for path in site.getsitepackages() if Path(path).is_dir()]
+
+
+def build_layout(package: str, root: Path) -> tuple[Path, list[str]]:
+    """The final stage's /app as a directory, and the image's CMD pointed into it."""
+    app = root / "app"
+    app.mkdir()
+    final = _final_stage(package)
+    for line in final:
+        parts = line.split()
+        if parts[0] != "COPY" or parts[1].startswith("--from="):
+            continue
+        source, target = REPO_ROOT / parts[1], app / parts[2]
+        if source.is_dir():
+            ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "Dockerfile")
+            shutil.copytree(source, target, ignore=ignore)
+        else:
+            shutil.copy(source, target)
+    (command,) = [json.loads(line[4:]) for line in final if line.startswith("CMD ")]
+    command = [part.replace("/app/", f"{app}/") for part in command]
+    return app, command
+
+
+def isolated_python(app: Path, code: str) -> list[str]:
+    """python seeing what the image's python sees: /app and the venv's packages, no more."""
+    paths = [str(app), *SITE_PACKAGES]
+    return [sys.executable, "-S", "-c", f"import sys; sys.path[:0] = {paths!r}; {code}"]
+
+
+def isolated_module(app: Path, module: str, *arguments: str) -> list[str]:
+    """`python -m module arguments...` in the image."""
+    run = f"import runpy; sys.argv = {[module, *arguments]!r}; "
+    run += "runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)"
+    return isolated_python(app, run)
+
+
+def image_env(env: dict[str, str]) -> dict[str, str]:
+    outside = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    return {**outside, **env}
+
+
+class ImageProcess(Gunicorn):
+    """The image's CMD (gunicorn with its config) run inside the laid-out /app."""
+
+    def __init__(self, app: Path, command: list[str], env: dict[str, str]):
+        super().__init__(command[-1], env, cwd=app)
+        self.env = image_env(self.env)
+        assert command[0] == "gunicorn"
+        self.image_command = command
+        self.app_dir = app
+
+    def command(self) -> list[str]:
+        return isolated_module(self.app_dir, *self.image_command)
+
+
+@pytest.fixture(scope="module")
+def issuer():
+    with TokenIssuer() as token_issuer:
+        yield token_issuer
+
+
+def test_the_laid_out_image_cannot_see_the_rest_of_the_repository(tmp_path):
+    app, _command = build_layout("catalog_service", tmp_path)
+    probe = "import importlib.util as u; print([bool(u.find_spec(n)) for n in sys.argv[1:]])"
+    result = subprocess.run(
+        [*isolated_python(app, probe), "catalog_service", "flask", "gateway", "auth_service"],
+        cwd=app,
+        env=image_env({}),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == "[True, True, False, False]"
+
+
+@pytest.mark.parametrize("service", PACKAGES)
+def test_each_image_migrates_and_serves_from_its_own_files(service, tmp_path, issuer):
+    package = PACKAGES[service]
+    app, command = build_layout(package, tmp_path)
+    assert sorted(path.name for path in app.iterdir()) == sorted(
+        ["gunicorn.conf.py", "service_kit", package]
+    )
+    database = f"sqlite:///{tmp_path / 'image.db'}"
+    key_file = tmp_path / "jwt-private.pem"
+    subprocess.run(
+        ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+         "-out", str(key_file)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    env = {
+        "DATABASE_URL": database,
+        "AUTH_JWKS_URL": issuer.jwks_url,
+        "JWT_PRIVATE_KEY_FILE": str(key_file),
+        "VAR_DIR": str(tmp_path / "var"),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
+    }
+    if service != "gateway":
+        migrate = subprocess.run(
+            isolated_module(app, package, "migrate"),
+            cwd=app,
+            env=image_env(env),
+            capture_output=True,
+            text=True,
+        )
+        assert migrate.returncode == 0, migrate.stderr
+
+    with ImageProcess(app, command, env) as server:
+        ready = requests.get(server.url + "/health/ready", timeout=10)
+        assert ready.status_code == 200, ready.text
+        assert requests.get(server.url + "/openapi.json", timeout=5).status_code == 200
+        metrics = requests.get(server.url + "/metrics", timeout=5)
+        assert metrics.status_code == 200
+        assert re.search(r"^http_requests_total\{", metrics.text, re.MULTILINE)
+        if service == "gateway":
+            page = requests.get(server.url + "/", timeout=5)
+            assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
+    assert "Traceback" not in server.output()
