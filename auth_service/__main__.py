@@ -10,12 +10,14 @@ python -m auth_service rotate-key             new signing key; the old one stays
 from pathlib import Path
 
 import click
+from marshmallow import ValidationError, validate
 
 from service_kit import get_session
 from service_kit.cli import service_cli
 
 from . import create_app, services
 from .keys import create_key_file, rotate_key_file
+from .schemas import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
 cli = service_cli("auth", "auth_service")
 
@@ -27,8 +29,15 @@ cli = service_cli("auth", "auth_service")
 @click.option("--full-name", default=None, help="Defaults to the part of the email before @.")
 def create_user(email: str, password: str, role: str, full_name: str | None):
     """Create an account, or reset the password and role of an existing one."""
-    if not 8 <= len(password) <= 128:
-        raise click.BadParameter("must be 8 to 128 characters", param_hint="--password")
+    try:
+        validate.Email()(email)
+    except ValidationError as error:
+        raise click.BadParameter("not an email address", param_hint="--email") from error
+    if not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
+        raise click.BadParameter(
+            f"must be {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters",
+            param_hint="--password",
+        )
     app = create_app()
     with app.app_context():
         user, created = services.save_user(

@@ -1,45 +1,16 @@
 """The auth tables: users, roles and their permissions, refresh tokens, failed logins."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Table,
-    TypeDecorator,
-)
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from service_kit.db import UTCDateTime, utcnow
 
 # User ids are PostgreSQL `integer`; larger ids can never exist and must not reach the database.
 MAX_USER_ID = 2**31 - 1
 EMAIL_MAX_LENGTH = 254  # RFC 5321 path limit
 FULL_NAME_MAX_LENGTH = 200
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator):
-    """Timezone-aware UTC on both backends (SQLite hands back naive datetimes)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value
-
-    def process_result_value(self, value, dialect):
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value
 
 
 class Base(DeclarativeBase):

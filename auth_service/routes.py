@@ -2,9 +2,9 @@
 
 from flask import current_app, jsonify, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from service_kit import get_session
+from service_kit.api import Blueprint
 from service_kit.auth import current_principal, require_auth, require_permission
 
 from . import services

@@ -15,9 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service_kit import Conflict, InvalidInput, NotFound, Unauthorized
+from service_kit.db import utcnow
 
 from .keys import SigningKeys
-from .models import RefreshToken, Role, User, utcnow
+from .models import RefreshToken, Role, User
 from .passwords import PasswordHasher
 from .throttle import LoginThrottle
 

@@ -23,8 +23,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from service_kit import DomainError, UpstreamUnavailable
+from service_kit.db import utcnow
 
-from .models import LoginFailure, utcnow
+from .models import LoginFailure
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
