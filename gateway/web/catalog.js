@@ -178,7 +178,7 @@ function render() {
         h(
           "h2",
           { class: "semester-title", id: headingId },
-          group.title || `${group.semester}-й семестр`,
+          h("span", { class: "semester-name" }, group.title || `${group.semester}-й семестр`),
           h("span", { class: "semester-count", "aria-hidden": "true" }, String(group.courses.length)),
         ),
         h(
