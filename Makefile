@@ -5,8 +5,8 @@ SHELL := /bin/bash
 VENV     := .venv
 PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed-stamp
-# Every service that owns a database, in the order they are migrated and seeded.
-SERVICES := catalog_service
+# Every service that owns a database; each is migrated by `make run` and `make test`.
+SERVICES := catalog_service favorites_service
 
 .PHONY: help setup migrate demo-data run test lint fmt clean
 
@@ -30,7 +30,7 @@ migrate: setup
 
 # Demo data goes only into empty databases, so a restart never duplicates or overwrites it.
 demo-data: migrate
-	@for service in $(SERVICES); do $(PY) -m $$service seed-demo || exit 1; done
+	$(PY) -m catalog_service seed-demo
 
 run: demo-data
 	@echo "Course portal: http://127.0.0.1:8000  (Ctrl-C stops everything)"
