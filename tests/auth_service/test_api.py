@@ -163,6 +163,20 @@ def test_the_per_client_limit_follows_the_forwarded_address(small_client_limit):
     assert login(client, "next@example.edu", headers=other).status_code == 401
 
 
+def test_a_classroom_behind_one_address_logs_in_at_once(small_client_limit, register_user):
+    classroom = {"X-Forwarded-For": "198.51.100.20"}
+    for number in range(6):  # twice the per-client limit of failures
+        register_user(f"student{number}@example.edu")
+        response = login(small_client_limit, f"student{number}@example.edu", headers=classroom)
+        assert response.status_code == 200
+    # One typo in the room costs the room nothing yet.
+    assert (
+        login(small_client_limit, "student0@example.edu", "typo", headers=classroom).status_code
+        == 401
+    )
+    assert login(small_client_limit, "student1@example.edu", headers=classroom).status_code == 200
+
+
 def test_an_untrusted_caller_cannot_dodge_the_limit_with_x_forwarded_for(small_client_limit):
     client = small_client_limit
     outsider = {"REMOTE_ADDR": "203.0.113.9"}
