@@ -70,6 +70,14 @@ def user_id(email: str):
     click.echo(user.id)
 
 
+@cli.command("create-key")
+def create_key():
+    """Create the signing key file (mode 0600) unless it exists; `make run` calls this."""
+    path = Path(create_app().config["JWT_PRIVATE_KEY_FILE"])
+    created = create_key_file(path)
+    click.echo(f"{'created' if created else 'kept'} the signing key in {path}")
+
+
 @cli.command("rotate-key")
 def rotate_key():
     """Sign with a new key from now on; the previous key stays in the JWKS for verification."""
