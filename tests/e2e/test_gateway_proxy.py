@@ -611,3 +611,15 @@ def test_docs_page_and_its_assets_are_served_locally(gateway):
         assert asset_response.status == 200, asset
         assert kind in asset_response.getheader("Content-Type")
         assert len(asset_content) > 100
+
+
+def test_head_response_keeps_the_connection_in_step(single_thread_gateway):
+    conn = http.client.HTTPConnection("127.0.0.1", single_thread_gateway.port, timeout=10)
+    head, head_body = request(single_thread_gateway, "HEAD", "/api/courses/big", connection=conn)
+    assert head.status == 200
+    assert head.getheader("Content-Length") == str(MiB)
+    assert head_body == b""
+    first = json.loads(request(single_thread_gateway, "GET", "/api/courses/echo")[1])
+    second = json.loads(request(single_thread_gateway, "GET", "/api/courses/echo")[1])
+    conn.close()
+    assert first["method"] == "GET" and first["gateway_port"] == second["gateway_port"]

@@ -147,3 +147,9 @@ def test_timeouts_come_from_the_environment(monkeypatch):
     proxy = create_app().extensions["api_proxy"]
     upstream = proxy.upstreams["CATALOG_URL"]
     assert (upstream.read_timeout, upstream.connect_timeout) == (7.5, 0.5)
+
+
+@pytest.mark.parametrize("path", ["/api/docsX", "/api/docs-old/openapi.json"])
+def test_paths_that_only_look_like_the_docs_go_to_the_proxy(client, path):
+    body = assert_json_error(client.get(path), 404)
+    assert body["message"] == "No API endpoint at this path."
