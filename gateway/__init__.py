@@ -43,11 +43,11 @@ def create_app(config: dict | None = None) -> Flask:
 def bearer_user_id(verifier: TokenVerifier):
     """The edge's token check: `Authorization: Bearer <valid access token>` -> its user id."""
 
-    def check(authorization: str) -> str:
+    def check(authorization: str) -> int:
         token = bearer_token(authorization)
         if token is None:
             raise InvalidToken("not a bearer token")
-        return verifier.verify(token)["sub"]
+        return int(verifier.verify(token)["sub"])  # the verifier vouches it is ASCII digits
 
     return check
 
