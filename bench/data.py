@@ -185,7 +185,10 @@ def _copy(url: str, table: str, columns: Sequence[str], rows: Iterable[tuple]) -
                     "coalesce((SELECT max(id) FROM {ident}), 0) + 1, false)"
                 ).format(table=sql.Literal(table), ident=sql.Identifier(table))
             )
-        cursor.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
+    # VACUUM sets the hint bits and the visibility map now: otherwise the first reads under
+    # load would write every page back, and the planner would lack statistics.
+    with psycopg.connect(libpq_url(url), autocommit=True) as connection:
+        connection.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(table)))
     return count
 
 

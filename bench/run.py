@@ -361,10 +361,14 @@ def summarize(rows: list[Row]) -> dict:
         "revalidate_speedup": ratio(
             value(find("courses_list_304"), "rps"), value(find("courses_list"), "rps")
         ),
+        # Search is judged one request at a time: the p99 is then the cost of the slowest
+        # queries of the mix, which is what the index and the plan decide. At 16 connections
+        # on two cores it is mostly queueing; those rows are in the table all the same.
         "search_growth_p99": ratio(
-            value(find("search_200k"), "p99_ms"), value(find("search"), "p99_ms")
+            value(find("search_200k", concurrency=1), "p99_ms"),
+            value(find("search", concurrency=1), "p99_ms"),
         ),
-        "search_200k_p99_ms": value(find("search_200k"), "p99_ms"),
+        "search_200k_p99_ms": value(find("search_200k", concurrency=1), "p99_ms"),
         "errors": sum(row.errors for row in rows),
     }
     summary = {k: round(v, 3) if isinstance(v, float) else v for k, v in summary.items()}
