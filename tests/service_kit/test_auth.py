@@ -80,6 +80,8 @@ def test_every_forgery_is_refused(issuer):
         "!!!!.????.####",
         None,
         12345,
+        ["a", "b"],
+        b"bytes.are.not",
     ],
 )
 def test_hostile_input_is_an_invalid_token_not_a_crash(issuer, token):
@@ -126,6 +128,25 @@ def test_clock_skew_within_thirty_seconds_is_tolerated(issuer):
         verifier.verify(issuer.token(1, exp=now - 40, iat=now - 900))
     with pytest.raises(InvalidToken):
         verifier.verify(issuer.token(1, iat=now + 120))
+
+
+def test_a_verified_token_is_refused_once_it_expires(issuer):
+    verifier = TokenVerifier(issuer.jwks_url, issuer.issuer, issuer.audience, leeway=0)
+    token = issuer.token(1, exp=int(time.time()) + 1)
+    assert verifier.verify(token)["sub"] == "1"
+    assert verifier.verify(token)["sub"] == "1"  # from the cache
+    time.sleep(1.1)
+    with pytest.raises(InvalidToken):
+        verifier.verify(token)
+
+
+def test_the_cache_of_verified_tokens_is_bounded(issuer):
+    verifier = verifier_for(issuer, cache_size=3)
+    tokens = [issuer.token(user_id) for user_id in range(1, 8)]
+    for token in tokens:
+        verifier.verify(token)
+    assert 1 <= len(verifier._verified) <= 3
+    assert [verifier.verify(token)["sub"] for token in tokens] == [str(n) for n in range(1, 8)]
 
 
 def test_keys_are_fetched_once_and_cached(own_issuer):
