@@ -195,7 +195,8 @@ export async function request(method, path, { body, auth = false } = {}) {
   }
   let response = await send(method, path, body, token);
   if (auth && response.status === 401) {
-    const renewed = await refreshSession().catch(() => false);
+    // If another call renewed the tokens while this one was in flight, just use the new one.
+    const renewed = accessToken && accessToken !== token ? true : await refreshSession().catch(() => false);
     if (!renewed) {
       sessionLost();
       throw await errorFrom(response);

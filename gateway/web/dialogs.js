@@ -36,6 +36,11 @@ export function field(labelText, input, { hint } = {}) {
     describedBy.push(`${id}-hint`);
   }
   input.setAttribute("aria-describedby", describedBy.join(" "));
+  // A corrected field stops saying it is wrong.
+  input.addEventListener("input", () => {
+    error.hidden = true;
+    input.removeAttribute("aria-invalid");
+  });
   return h("div", { class: "field" }, h("label", { for: id }, labelText), input, hintNode, error);
 }
 

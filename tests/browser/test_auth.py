@@ -1,0 +1,140 @@
+"""Login, registration and logout; the refresh token keeps a user logged in across reloads
+while the access token never leaves memory; a 401 renews the pair once for all waiting calls."""
+
+import json
+import uuid
+
+from playwright.sync_api import expect
+
+from tests.browser.actions import (
+    REFRESH_TOKEN_KEY,
+    open_portal,
+    resume_session,
+    sider,
+    toast,
+)
+
+STORED = """() => JSON.stringify({
+    local: Object.assign({}, localStorage),
+    session: Object.assign({}, sessionStorage),
+    cookies: document.cookie,
+})"""
+
+
+def test_register_then_reload_keeps_the_user_and_logout_ends_it(page, portal, screenshots):
+    email = f"anna-{uuid.uuid4().hex[:10]}@example.edu"
+    open_portal(page)
+    page.locator("#account").get_by_role("button", name="Регистрация").click()
+    dialog = page.get_by_role("dialog", name="Регистрация")
+    dialog.get_by_label("Имя и фамилия").fill("Анна Иванова")
+    dialog.get_by_label("Электронная почта").fill(email)
+    dialog.get_by_label("Пароль").fill("anna-password-1")
+    dialog.get_by_role("button", name="Зарегистрироваться").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#account")).to_contain_text("Анна Иванова")
+    expect(sider(page).get_by_text("Здесь пока пусто.")).to_be_visible()
+
+    stored = json.loads(page.evaluate(STORED))
+    refresh_token = stored["local"][REFRESH_TOKEN_KEY]
+    assert refresh_token
+    # The access token (a JWT) lives in memory only.
+    assert "eyJ" not in json.dumps(stored)
+
+    page.reload()
+    expect(page.locator("#account")).to_contain_text("Анна Иванова")
+    renewed = page.evaluate(f"() => localStorage.getItem('{REFRESH_TOKEN_KEY}')")
+    assert renewed and renewed != refresh_token  # rotated on the way
+
+    page.get_by_role("button", name="Выйти").click()
+    expect(toast(page, "Вы вышли из системы")).to_be_visible()
+    expect(page.locator("#account").get_by_role("button", name="Войти")).to_be_visible()
+    assert page.evaluate(f"() => localStorage.getItem('{REFRESH_TOKEN_KEY}')") is None
+    revoked = portal.api("POST", "/api/auth/refresh", json={"refresh_token": renewed})
+    assert revoked.status_code == 401
+
+    page.reload()
+    expect(page.locator("#account").get_by_role("button", name="Войти")).to_be_visible()
+    expect(sider(page)).to_contain_text("Войдите, чтобы собирать здесь курсы")
+
+
+def test_login_form_reports_a_wrong_password_and_then_logs_in(
+    page, portal, console_problems, screenshots
+):
+    console_problems.expect(r"status of 401")
+    email, password = portal.register_user()
+    open_portal(page)
+    page.locator("#account").get_by_role("button", name="Войти").click()
+    dialog = page.get_by_role("dialog", name="Вход")
+    expect(dialog.get_by_label("Электронная почта")).to_be_focused()
+    dialog.get_by_label("Электронная почта").fill(email)
+    page.screenshot(path=screenshots / "login.png")
+    dialog.get_by_label("Пароль").fill("not-the-password")
+    dialog.get_by_role("button", name="Войти").click()
+    expect(dialog.get_by_role("alert")).to_have_text("Неверная почта или пароль.")
+    expect(dialog.get_by_label("Пароль")).to_be_focused()
+
+    dialog.get_by_label("Пароль").fill(password)
+    dialog.get_by_role("button", name="Войти").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("button", name="Выйти")).to_be_visible()
+
+
+def test_empty_login_form_is_caught_before_sending(page, portal):
+    open_portal(page)
+    page.locator("#account").get_by_role("button", name="Войти").click()
+    dialog = page.get_by_role("dialog", name="Вход")
+    dialog.get_by_role("button", name="Войти").click()
+    expect(dialog.get_by_role("alert")).to_have_text("Введите почту и пароль.")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+
+def test_a_spent_refresh_token_just_means_logged_out(page, portal, console_problems):
+    console_problems.expect(r"status of 401")
+    email, password = portal.register_user()
+    spent = portal.login(email, password)["refresh_token"]
+    assert portal.api("POST", "/api/auth/refresh", json={"refresh_token": spent}).ok
+    page.goto("/")
+    page.evaluate("([k, v]) => localStorage.setItem(k, v)", [REFRESH_TOKEN_KEY, spent])
+    page.reload()
+    expect(page.locator("#account").get_by_role("button", name="Войти")).to_be_visible()
+    assert page.evaluate(f"() => localStorage.getItem('{REFRESH_TOKEN_KEY}')") is None
+
+
+def test_a_401_renews_the_tokens_once_for_all_waiting_requests(page, portal, console_problems):
+    console_problems.expect(r"status of 401")
+    email, password = portal.register_user()
+    resume_session(page, portal.login(email, password)["refresh_token"])
+
+    # The access token is refused once per endpoint, as if it had just expired.
+    refused = set()
+
+    def refuse_once(route):
+        key = route.request.url
+        if key in refused:
+            route.continue_()
+            return
+        refused.add(key)
+        route.fulfill(
+            status=401,
+            content_type="application/json",
+            body='{"code": 401, "status": "Unauthorized", "message": "expired"}',
+        )
+
+    page.route("**/api/user/courses", refuse_once)
+    page.route("**/api/auth/me", refuse_once)
+    refreshes = []
+    page.on(
+        "request",
+        lambda r: r.url.endswith("/api/auth/refresh") and refreshes.append(r),
+    )
+    results = page.evaluate(
+        """async () => {
+            const { api } = await import("/api.js");
+            const [favourites, me] = await Promise.all([api.favourites(), api.me()]);
+            return { favourites, email: me.email };
+        }"""
+    )
+    assert results == {"favourites": [], "email": email}
+    assert len(refreshes) == 1
+    expect(page.get_by_role("button", name="Выйти")).to_be_visible()
