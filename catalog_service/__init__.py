@@ -6,13 +6,12 @@ from service_kit import create_service_app
 from service_kit.auth import init_auth
 
 from .cache import init_response_cache
-from .routes import IdConverter, blp
+from .routes import blp
 
 
 def create_app(config: dict | None = None) -> Flask:
     app, api = create_service_app("catalog", __name__, config, title="Catalog service")
-    init_auth(app)
+    init_auth(app, keys_gate_readiness=False)  # public reads need no keys
     init_response_cache(app)
-    app.url_map.converters["id"] = IdConverter
     api.register_blueprint(blp)
     return app

@@ -16,6 +16,7 @@ and Redis is left alone for a few seconds before it is tried again.
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -163,13 +164,16 @@ class RedisStore:
 
 
 class ResponseCache:
-    """This process's LRU in front of Redis (when configured)."""
+    """This process's LRU in front of Redis (when configured); a disabled cache stores nothing."""
 
-    def __init__(self, redis_url: str | None = None):
+    def __init__(self, redis_url: str | None = None, *, enabled: bool = True):
+        self.enabled = enabled
         self.memory = MemoryStore()
-        self.redis = RedisStore(redis_url) if redis_url else None
+        self.redis = RedisStore(redis_url) if redis_url and enabled else None
 
     def get(self, key: str) -> CachedResponse | None:
+        if not self.enabled:
+            return None
         entry = self.memory.get(key)
         if entry is None and self.redis is not None:
             entry = self.redis.get(key)
@@ -178,13 +182,19 @@ class ResponseCache:
         return entry
 
     def set(self, key: str, entry: CachedResponse) -> None:
+        if not self.enabled:
+            return
         self.memory.set(key, entry)
         if self.redis is not None:
             self.redis.set(key, entry)
 
 
 def init_response_cache(app: Flask) -> ResponseCache:
-    cache = ResponseCache(app.config.get("REDIS_URL"))
+    # CATALOG_CACHE=off renders every answer afresh (ETags and 304s stay): it measures what the
+    # cache saves (bench), and rules the cache out when an answer looks stale.
+    switch = app.config.get("CATALOG_CACHE") or os.environ.get("CATALOG_CACHE") or "on"
+    enabled = switch.strip().lower() not in ("off", "0", "false", "no")
+    cache = ResponseCache(app.config.get("REDIS_URL"), enabled=enabled)
     app.extensions["catalog_response_cache"] = cache
     return cache
 

@@ -16,11 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from service_kit.db import UTCDateTime, utcnow
-
-# Catalog ids are PostgreSQL `integer`, user ids `bigint`; anything larger can never exist and
-# must not reach the database (Postgres would fail on the overflow).
-MAX_ID = 2**31 - 1
-MAX_USER_ID = 2**63 - 1
+from service_kit.routing import MAX_ID, MAX_USER_ID  # noqa: F401 (re-exported)
 
 
 class Base(DeclarativeBase):

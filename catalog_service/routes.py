@@ -3,15 +3,14 @@
 import json
 
 from flask.views import MethodView
-from werkzeug.routing import IntegerConverter
 
 from service_kit import get_session
 from service_kit.api import Blueprint
 from service_kit.auth import current_principal, require_auth, require_permission
+from service_kit.routing import MAX_USER_ID
 
 from . import services
 from .cache import cached_response, etagged_response
-from .models import MAX_ID, MAX_USER_ID
 from .schemas import (
     CourseCreateSchema,
     CourseDetailsSchema,
@@ -28,16 +27,6 @@ from .schemas import (
 )
 
 blp = Blueprint("catalog", __name__, url_prefix="/api", description="Courses and materials")
-
-
-class IdConverter(IntegerConverter):
-    """`<id:...>`: a positive integer in ASCII digits that fits its column, else the route does
-    not match (404). Werkzeug's `int` also takes other scripts' digits ("١") and any length."""
-
-    regex = r"[0-9]{1,19}"
-
-    def __init__(self, map, max: int = MAX_ID):
-        super().__init__(map, min=1, max=max)
 
 
 COURSE_ID = "<id:course_id>"

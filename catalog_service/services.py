@@ -4,7 +4,6 @@ Every write goes through here, so `search_text` is always computed by `search_te
 catalog version is bumped in the same transaction as the change it announces.
 """
 
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session, contains_eager
 from service_kit import BadRequest, Forbidden, InvalidInput, NotFound
 from service_kit.auth import Principal
 from service_kit.db import utcnow
+from service_kit.text import LIKE_ESCAPE, escape_like, fold
 
 from .models import (
     MAX_ID,
@@ -33,7 +33,6 @@ SEARCH_LIMIT_MAX = 100
 IDS_MAX = 100
 PAGE_SIZE_DEFAULT = 20
 PAGE_SIZE_MAX = 100
-LIKE_ESCAPE = "\\"
 
 ADMIN_PERMISSION = "courses:admin"
 MATERIALS_PERMISSION = "materials:write"
@@ -42,26 +41,9 @@ MATERIALS_PERMISSION = "materials:write"
 # --- search text ---------------------------------------------------------------------------
 
 
-def fold(text: str) -> str:
-    """Text as search compares it: NFKC, case-folded, ё→е, no control or format characters,
-    whitespace runs as one space. The database only ever compares folded strings byte for
-    byte, so SQLite (ASCII-only `lower`) and Postgres (any collation) answer alike."""
-    text = unicodedata.normalize("NFKC", text).casefold().replace("ё", "е")
-    visible = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch)[0] != "C")
-    return " ".join(visible.split())
-
-
 def search_text_of(name: str, description: str) -> str:
     # Folding leaves no newline inside either part, so text before the one "\n" is the name.
     return f"{fold(name)}\n{fold(description)}"
-
-
-def escape_like(text: str) -> str:
-    return (
-        text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
-        .replace("%", LIKE_ESCAPE + "%")
-        .replace("_", LIKE_ESCAPE + "_")
-    )
 
 
 # --- catalog version -----------------------------------------------------------------------

@@ -7,10 +7,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from service_kit.db import UTCDateTime, utcnow
 
-# Course ids are the catalog's PostgreSQL `integer`, user ids a token's `sub` (up to BIGINT);
-# anything larger can never exist and must not reach the database.
-MAX_COURSE_ID = 2**31 - 1
-
 
 class Base(DeclarativeBase):
     pass

@@ -8,7 +8,6 @@ from service_kit.auth import current_principal, require_auth, require_permission
 
 from . import services
 from .catalog import get_catalog
-from .models import MAX_COURSE_ID
 from .schemas import FavoriteCreateSchema, FavoriteOrderSchema, FavoriteSchema
 
 # "unavailable" when the catalog could not be asked: the list is complete, its details are not.
@@ -66,7 +65,7 @@ class Favorites(MethodView):
         return favorite, 201 if created else 200
 
 
-@blp.route(f"/<int(min=1, max={MAX_COURSE_ID}):course_id>")
+@blp.route("/<id:course_id>")
 class FavoriteCourse(MethodView):
     @require_permission("favorites:write")
     @blp.response(204)

@@ -3,7 +3,8 @@
 from marshmallow import Schema, fields
 from marshmallow.validate import Length, Range
 
-from .models import MAX_COURSE_ID
+from service_kit.routing import MAX_ID
+
 from .services import MAX_FAVORITES
 
 
@@ -11,7 +12,7 @@ class CourseId(fields.Integer):
     """A course id: a JSON integer within the catalog's id range; "7", 7.5 or true are not."""
 
     def __init__(self, **kwargs):
-        super().__init__(strict=True, validate=Range(min=1, max=MAX_COURSE_ID), **kwargs)
+        super().__init__(strict=True, validate=Range(min=1, max=MAX_ID), **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, bool):  # a bool is an int to Python, not to a JSON client

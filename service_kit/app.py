@@ -3,11 +3,12 @@
 from flask import Flask
 from flask_smorest import Api
 
-from .config import env_config
+from .config import env_config, normalize_database_url
 from .db import init_db
 from .errors import register_error_handlers
 from .health import init_health
 from .request_log import init_request_logging
+from .routing import IdConverter
 
 
 def create_service_app(
@@ -29,6 +30,8 @@ def create_service_app(
         OPENAPI_JSON_PATH="openapi.json",
     )
     app.config.update(config or {})
+    app.config["DATABASE_URL"] = normalize_database_url(app.config["DATABASE_URL"])
+    app.url_map.converters["id"] = IdConverter
     app.json.ensure_ascii = False  # Cyrillic as text, not \u escapes
     app.json.sort_keys = False  # keep fields in schema order
 

@@ -287,14 +287,20 @@ def bearer_token(authorization: str | None) -> str | None:
     return token
 
 
-def init_auth(app: Flask, verifier: TokenVerifier | None = None) -> TokenVerifier:
-    """Bind a verifier (by default from AUTH_JWKS_URL, JWT_ISSUER, JWT_AUDIENCE) to the app."""
+def init_auth(
+    app: Flask, verifier: TokenVerifier | None = None, *, keys_gate_readiness: bool = True
+) -> TokenVerifier:
+    """Bind a verifier (by default from AUTH_JWKS_URL, JWT_ISSUER, JWT_AUDIENCE) to the app.
+
+    `keys_gate_readiness=False` for a service whose main traffic needs no token: an auth outage
+    must not take its public reads out of rotation."""
     if verifier is None:
         verifier = TokenVerifier(
             app.config["AUTH_JWKS_URL"], app.config["JWT_ISSUER"], app.config["JWT_AUDIENCE"]
         )
     app.extensions["token_verifier"] = verifier
-    add_readiness_check(app, "jwks", verifier.ensure_keys)
+    if keys_gate_readiness:
+        add_readiness_check(app, "jwks", verifier.ensure_keys)
     for api in app.extensions.get("flask-smorest", {}).get("apis", {}).values():
         components = api["ext_obj"].spec.components
         if SECURITY_SCHEME not in components.security_schemes:

@@ -9,6 +9,7 @@ from catalog_service.models import MAX_ID, Course
 from service_kit import BadRequest, Forbidden, InvalidInput, NotFound
 from service_kit.auth import Principal
 from service_kit.testing import ROLE_PERMISSIONS
+from service_kit.text import fold
 
 from .conftest import ADMIN
 
@@ -56,7 +57,7 @@ def material_values(**overrides):
     ],
 )
 def test_fold(raw, folded):
-    assert services.fold(raw) == folded
+    assert fold(raw) == folded
 
 
 def test_search_text_is_name_then_description_folded(session):

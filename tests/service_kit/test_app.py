@@ -12,7 +12,7 @@ from service_kit.request_log import JsonFormatter
 blp = Blueprint("things", __name__, url_prefix="/api/things")
 
 
-@blp.route("/<int:thing_id>")
+@blp.route("/<id:thing_id>")
 class Thing(MethodView):
     def get(self, thing_id):
         """A thing that never exists."""
@@ -129,3 +129,16 @@ def test_openapi_is_served(client):
     spec = client.get("/openapi.json").get_json()
     assert spec["info"]["title"] == "Things"
     assert "/api/things/{thing_id}" in spec["paths"]
+
+
+@pytest.mark.parametrize("raw_id", ["0", "-1", "١", "2147483648", "9" * 40, "1e3", "%201"])
+def test_ids_outside_ascii_digits_or_the_column_range_do_not_match(client, raw_id):
+    body = assert_error(client.get(f"/api/things/{raw_id}"), 404)
+    assert "does not exist" not in body["message"]  # the route itself did not match
+
+
+def test_postgres_urls_from_config_use_psycopg(tmp_path):
+    app, _ = create_service_app(
+        "things", __name__, {"DATABASE_URL": "postgresql://u@127.0.0.1/x"}, title="Things"
+    )
+    assert app.config["DATABASE_URL"] == "postgresql+psycopg://u@127.0.0.1/x"
