@@ -126,6 +126,23 @@ def test_answers_come_from_the_cache_until_the_version_moves(client, database_ur
     assert client.get(path).get_json()["name"] == "Матан"
 
 
+def test_cache_switched_off_renders_every_answer_afresh(app_config, database_url, catalog):
+    app = create_app({**app_config, "CATALOG_CACHE": "off"})
+    client = app.test_client()
+    path = f"/api/courses/{catalog.calculus.id}"
+    etag = etag_of(client, path)
+    rename_behind_the_catalogs_back(database_url, catalog.calculus.id, "Матан")
+
+    response = client.get(path)
+    revalidated = client.get(path, headers={"If-None-Match": response.headers["ETag"]})
+
+    app.extensions["database"].dispose()
+    assert response.get_json()["name"] == "Матан"
+    assert response.headers["ETag"] != etag
+    assert revalidated.status_code == 304
+    assert len(app.extensions["catalog_response_cache"].memory) == 0
+
+
 def test_every_kind_of_write_is_seen_on_the_next_request(client, catalog, bearer):
     """Each write changes the answers it affects (new body, new ETag) right away."""
     admin = bearer(1, "admin")
