@@ -1,7 +1,5 @@
 """auth_service: users, roles and permissions, passwords, access and refresh tokens, JWKS."""
 
-import os
-
 import redis
 from flask import Flask
 
@@ -26,11 +24,6 @@ from .throttle import (
 
 def create_app(config: dict | None = None) -> Flask:
     app, api = create_service_app("auth", __name__, config, title="Auth")
-    # Addresses whose X-Forwarded-For is believed (the gateway); see throttle.client_address.
-    app.config.setdefault("TRUSTED_PROXIES", os.environ.get("TRUSTED_PROXIES") or "127.0.0.1,::1")
-    # A missing key file is generated only for local development (no JWT_PRIVATE_KEY_FILE set);
-    # a deployment names its mounted secret, and a missing secret must fail, not fork new keys.
-    app.config.setdefault("JWT_GENERATE_MISSING_KEY", not os.environ.get("JWT_PRIVATE_KEY_FILE"))
     # Tests lower the argon2 cost through here; deployments keep OWASP's parameters.
     app.config.setdefault("PASSWORD_HASH_PARAMETERS", {})
     app.config.setdefault("LOGIN_LIMITS", LoginLimits())

@@ -16,7 +16,6 @@ and Redis is left alone for a few seconds before it is tried again.
 import hashlib
 import json
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -190,10 +189,9 @@ class ResponseCache:
 
 
 def init_response_cache(app: Flask) -> ResponseCache:
-    # CATALOG_CACHE=off renders every answer afresh (ETags and 304s stay): it measures what the
-    # cache saves (bench), and rules the cache out when an answer looks stale.
-    switch = app.config.get("CATALOG_CACHE") or os.environ.get("CATALOG_CACHE") or "on"
-    enabled = switch.strip().lower() not in ("off", "0", "false", "no")
+    # CATALOG_CACHE=off measures what the cache saves (bench) and rules it out when an answer
+    # looks stale.
+    enabled = str(app.config["CATALOG_CACHE"]).strip().lower() not in ("off", "0", "false", "no")
     cache = ResponseCache(app.config.get("REDIS_URL"), enabled=enabled)
     app.extensions["catalog_response_cache"] = cache
     return cache

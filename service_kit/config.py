@@ -48,5 +48,12 @@ def env_config(service: str) -> dict:
         "JWT_AUDIENCE": env("JWT_AUDIENCE") or "course-portal",
         "JWT_PRIVATE_KEY_FILE": env("JWT_PRIVATE_KEY_FILE") or str(var_dir() / "jwt-private.pem"),
         "LOG_LEVEL": env("LOG_LEVEL") or "INFO",
+        # auth: addresses whose X-Forwarded-For is believed (the gateway). Comma-separated, CIDR ok.
+        "TRUSTED_PROXIES": env("TRUSTED_PROXIES") or "127.0.0.1,::1",
+        # auth: a missing key file is generated only for local development (no
+        # JWT_PRIVATE_KEY_FILE set); a deployment's missing secret must fail, not fork new keys.
+        "JWT_GENERATE_MISSING_KEY": not env("JWT_PRIVATE_KEY_FILE"),
+        # catalog: "off" renders every answer afresh (ETags and 304s stay), to measure the cache.
+        "CATALOG_CACHE": env("CATALOG_CACHE") or "on",
         "MAX_CONTENT_LENGTH": MiB,
     }
