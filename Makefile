@@ -6,7 +6,7 @@ VENV     := .venv
 PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed-stamp
 # Every service that owns a database; each is migrated by `make run` and `make test`.
-SERVICES := catalog_service favorites_service
+SERVICES := auth_service catalog_service favorites_service
 
 .PHONY: help setup migrate demo-data run test lint fmt clean
 
@@ -29,8 +29,12 @@ migrate: setup
 	@for service in $(SERVICES); do $(PY) -m $$service migrate || exit 1; done
 
 # Demo data goes only into empty databases, so a restart never duplicates or overwrites it.
+# The catalog's demo courses are taught by the demo teacher, so auth goes first.
 demo-data: migrate
-	$(PY) -m catalog_service seed-demo
+	$(PY) -m auth_service create-key
+	$(PY) -m auth_service seed-demo
+	$(PY) -m catalog_service seed-demo \
+		--teacher-id "$$($(PY) -m auth_service user-id --email teacher@example.edu)"
 
 run: demo-data
 	@echo "Course portal: http://127.0.0.1:8000  (Ctrl-C stops everything)"
