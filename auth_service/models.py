@@ -7,10 +7,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from service_kit.db import UTCDateTime, utcnow
 
-# User ids are PostgreSQL `integer`; larger ids can never exist and must not reach the database.
-MAX_USER_ID = 2**31 - 1
 EMAIL_MAX_LENGTH = 254  # RFC 5321 path limit
 FULL_NAME_MAX_LENGTH = 200
+# Folding can lengthen text (NFKC, "ß" → "ss"); Postgres refuses, never truncates, longer values.
+SEARCH_TEXT_MAX_LENGTH = 4 * (EMAIL_MAX_LENGTH + FULL_NAME_MAX_LENGTH)
 
 
 class Base(DeclarativeBase):
@@ -54,6 +54,9 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(EMAIL_MAX_LENGTH), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     full_name: Mapped[str] = mapped_column(String(FULL_NAME_MAX_LENGTH))
+    # fold(email) + "\n" + fold(full_name): what the admin's user search matches, alike on
+    # SQLite and Postgres (see service_kit.text).
+    search_text: Mapped[str] = mapped_column(String(SEARCH_TEXT_MAX_LENGTH))
     role_id: Mapped[int] = mapped_column(ForeignKey("roles.id"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

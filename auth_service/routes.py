@@ -8,7 +8,6 @@ from service_kit.api import Blueprint
 from service_kit.auth import current_principal, require_auth, require_permission
 
 from . import services
-from .models import MAX_USER_ID
 from .schemas import (
     LoginSchema,
     MeSchema,
@@ -122,7 +121,7 @@ class Users(MethodView):
         return page.items, {"X-Pagination": current_app.json.dumps(metadata)}
 
 
-@blp.route(f"/users/<int(min=1, max={MAX_USER_ID}):user_id>")
+@blp.route("/users/<id:user_id>")
 class UserById(MethodView):
     @require_permission("users:admin")
     @blp.arguments(UserUpdateSchema)

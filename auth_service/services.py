@@ -10,12 +10,13 @@ from datetime import timedelta
 from typing import Any
 
 import jwt
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service_kit import Conflict, InvalidInput, NotFound, Unauthorized
 from service_kit.db import utcnow
+from service_kit.text import fold
 
 from .keys import SigningKeys
 from .models import RefreshToken, Role, User
@@ -59,6 +60,11 @@ def normalize_email(email: str) -> str:
     return unicodedata.normalize("NFKC", email).strip().lower()
 
 
+def _set_identity(user: User, email: str, full_name: str) -> None:
+    user.email, user.full_name = email, full_name
+    user.search_text = f"{fold(email)}\n{fold(full_name)}"
+
+
 def _role(session: Session, name: str) -> Role:
     role = session.scalar(select(Role).where(Role.name == name))
     if role is None:
@@ -88,13 +94,8 @@ def register(
     email = normalize_email(email)
     if find_user(session, email) is not None:
         raise Conflict("An account with this email already exists.")
-    user = User(
-        email=email,
-        password_hash=hasher.hash(password),
-        full_name=full_name.strip(),
-        role=_role(session, DEFAULT_ROLE),
-        is_active=True,
-    )
+    user = User(password_hash=hasher.hash(password), role=_role(session, DEFAULT_ROLE))
+    _set_identity(user, email, full_name.strip())
     session.add(user)
     try:
         session.commit()
@@ -119,10 +120,11 @@ def save_user(
     user = find_user(session, email)
     created = user is None
     if user is None:
-        user = User(email=normalize_email(email), full_name=full_name or email.split("@")[0])
+        user = User()
+        _set_identity(user, normalize_email(email), full_name or email.split("@")[0])
         session.add(user)
     elif full_name:
-        user.full_name = full_name
+        _set_identity(user, user.email, full_name)
     user.password_hash = hasher.hash(password)
     user.role = role_row
     user.is_active = True
@@ -254,16 +256,10 @@ def active_user(session: Session, user_id: int) -> User:
 def list_users(
     session: Session, query: str | None = None, page: int = 1, page_size: int = 20
 ) -> UserPage:
-    """Users by id; `query` matches a part of the email or the full name, ignoring case."""
+    """Users by id; `query` matches part of the email or full name, ignoring case (and ё/е)."""
     statement = select(User)
-    if query:
-        needle = query.strip().lower()
-        statement = statement.where(
-            or_(
-                User.email.contains(needle, autoescape=True),
-                func.lower(User.full_name).contains(needle, autoescape=True),
-            )
-        )
+    if query and fold(query):
+        statement = statement.where(User.search_text.contains(fold(query), autoescape=True))
     total = session.scalar(select(func.count()).select_from(statement.subquery()))
     items = session.scalars(
         statement.order_by(User.id).offset((page - 1) * page_size).limit(page_size)

@@ -360,6 +360,8 @@ def test_an_admin_cannot_lock_themself_out_over_http(client, admin_token):
         ("/api/auth/users/-1", {"role": "teacher"}, 404),
         ("/api/auth/users/" + "9" * 30, {"role": "teacher"}, 404),
         ("/api/auth/users/abc", {"role": "teacher"}, 404),
+        ("/api/auth/users/١", {"role": "teacher"}, 404),
+        ("/api/auth/users/2147483648", {"role": "teacher"}, 404),
         ("/api/auth/users/{id}", {"role": "superuser"}, 422),
         ("/api/auth/users/{id}", {"role": ""}, 422),
         ("/api/auth/users/{id}", {"is_active": "maybe"}, 422),
