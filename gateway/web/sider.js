@@ -93,8 +93,8 @@ export function setCurrentCourse(courseId) {
 }
 
 function updateCount() {
-  const count = state.favourites?.length || 0;
-  elements.toggle.dataset.count = state.user && count ? String(count) : "";
+  const count = state.user ? state.favourites?.length || 0 : 0;
+  document.getElementById("sider-count").textContent = count ? String(count) : "";
 }
 
 function render() {
