@@ -8,7 +8,7 @@ import pytest
 
 from auth_service import create_app
 from auth_service.throttle import LoginLimits
-from service_kit.testing import TokenIssuer
+from service_kit.testing import TokenIssuer, free_port
 
 PASSWORD = "correct-horse"
 
@@ -211,6 +211,19 @@ def test_failures_are_counted_in_redis_when_it_is_configured(app_config, redis_p
     finally:
         first.extensions["database"].dispose()
         second.extensions["database"].dispose()
+
+
+def test_login_fails_closed_when_redis_is_down(app_config):
+    unreachable = f"redis://127.0.0.1:{free_port()}/0"
+    app = create_app({**app_config, "REDIS_URL": unreachable})
+    try:
+        client = app.test_client()
+        register(client)
+        assert_error(login(client), 503)  # never an unthrottled password check
+        ready = client.get("/health/ready")
+        assert ready.status_code == 503 and ready.json["checks"]["redis"] == "unavailable"
+    finally:
+        app.extensions["database"].dispose()
 
 
 # Refresh and logout ----------------------------------------------------------------------------
