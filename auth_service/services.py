@@ -72,10 +72,6 @@ def _role(session: Session, name: str) -> Role:
     return role
 
 
-def role_names(session: Session) -> list[str]:
-    return list(session.scalars(select(Role.name).order_by(Role.id)))
-
-
 def get_user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
