@@ -142,3 +142,8 @@ class PortalSystem:
     def api(self, method: str, path: str, token: str | None = None, **kwargs):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return requests.request(method, self.url + path, headers=headers, timeout=10, **kwargs)
+
+    def add_favourites(self, token: str, course_ids) -> None:
+        for course_id in course_ids:
+            response = self.api("POST", "/api/user/courses", token, json={"course_id": course_id})
+            assert response.status_code in (200, 201), response.text

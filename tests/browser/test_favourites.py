@@ -33,14 +33,10 @@ def saved_order(portal, token):
 
 
 def user_with_favourites(portal, names):
-    """A new student whose Sider already holds `names`, in that order; (pair, token)."""
+    """A new student whose Sider already holds `names`, in that order: their token pair."""
     email, password = portal.register_user()
     tokens = portal.login(email, password)
-    for course_id in course_ids(portal, names):
-        response = portal.api(
-            "POST", "/api/user/courses", tokens["access_token"], json={"course_id": course_id}
-        )
-        assert response.status_code == 201, response.text
+    portal.add_favourites(tokens["access_token"], course_ids(portal, names))
     return tokens
 
 
@@ -163,10 +159,7 @@ def test_a_favourite_whose_course_was_withdrawn_shows_as_unavailable(page, porta
     assert created.status_code == 201, created.text
     course = created.json()
     tokens = user_with_favourites(portal, [COURSES[0]])
-    added = portal.api(
-        "POST", "/api/user/courses", tokens["access_token"], json={"course_id": course["id"]}
-    )
-    assert added.status_code == 201
+    portal.add_favourites(tokens["access_token"], (course["id"],))
     withdrawn = portal.api(
         "PATCH", f"/api/courses/{course['id']}", admin, json={"is_active": False}
     )

@@ -16,11 +16,7 @@ def test_phone_layout_with_the_sider_as_a_drawer(phone_page, portal, screenshots
     email, password = portal.register_user()
     tokens = portal.login(email, password)
     ids = {course["name"]: course["id"] for course in portal.api("GET", "/api/courses").json()}
-    for course_id in (ids[name] for name in COURSES):
-        response = portal.api(
-            "POST", "/api/user/courses", tokens["access_token"], json={"course_id": course_id}
-        )
-        assert response.ok
+    portal.add_favourites(tokens["access_token"], [ids[name] for name in COURSES])
     resume_session(page, tokens["refresh_token"])
     assert page.evaluate(NO_SIDEWAYS_SCROLL)
 

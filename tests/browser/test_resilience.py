@@ -33,7 +33,7 @@ def test_favourites_down_catalog_still_works(page, portal, stopped, console_prob
     console_problems.expect(UPSTREAM_FAILURE)
     email, password = portal.register_user()
     tokens = portal.login(email, password)
-    assert portal.api("POST", "/api/user/courses", tokens["access_token"], json={"course_id": 1}).ok
+    portal.add_favourites(tokens["access_token"], (1,))
     stopped("favorites")
 
     resume_session(page, tokens["refresh_token"])
@@ -61,7 +61,7 @@ def test_catalog_down_shows_a_message_and_recovers(page, portal, stopped, consol
     console_problems.expect(UPSTREAM_FAILURE)
     email, password = portal.register_user()
     tokens = portal.login(email, password)
-    assert portal.api("POST", "/api/user/courses", tokens["access_token"], json={"course_id": 2}).ok
+    portal.add_favourites(tokens["access_token"], (2,))
     stopped("catalog")
 
     resume_session(page, tokens["refresh_token"])
