@@ -8,12 +8,14 @@ STAMP    := $(VENV)/.installed-stamp
 # Every service that owns a database; each is migrated by `make run` and `make test`.
 SERVICES := auth_service catalog_service favorites_service
 
-.PHONY: help setup migrate demo-data run test lint fmt clean
+.PHONY: help setup migrate demo-data run test lint fmt clean check-deploy docs postman newman bench
 
 help:
 	@echo "make run    set everything up and start the portal at http://127.0.0.1:8000"
 	@echo "make test   set everything up and run the whole test suite"
 	@echo "make lint   ruff check + format check;  make fmt  format the code"
+	@echo "make check-deploy  validate docker-compose.yml and the k8s overlays offline"
+	@echo "make newman        run the Postman collection against the running portal"
 	@echo "make clean  remove the virtualenv, local databases and caches"
 
 $(STAMP): pyproject.toml
@@ -50,6 +52,23 @@ lint: setup
 fmt: setup
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# Offline checks of docker-compose.yml and both kustomize overlays (no Docker, no cluster).
+check-deploy: setup
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/check-deploy.sh
+
+# docs/architecture.md is generated from the models; a test fails when it is stale.
+docs: setup
+	$(PY) scripts/architecture_diagram.py
+
+# Rebuild the Postman collection from the merged OpenAPI (needs npm).
+postman: setup
+	cd docs/postman && npm ci --no-audit --no-fund --loglevel=error
+	$(PY) scripts/build-postman-collection.py
+
+# The Postman collection against the whole portal as real processes, on fresh databases.
+newman: setup
+	scripts/run-newman.sh
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info

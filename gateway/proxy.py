@@ -14,6 +14,7 @@ from http import HTTPStatus
 
 from service_kit.auth import InvalidToken, KeysUnavailable
 from service_kit.errors import error_body
+from service_kit.metrics import UNMATCHED_ROUTE, observe_request
 from service_kit.request_log import incoming_request_id
 
 from .paths import is_safe_target, split_target
@@ -100,12 +101,14 @@ class ApiProxy:
         target = raw_target(environ)
         path, query = split_target(target)
         user_id = None
+        route_label = UNMATCHED_ROUTE  # a bounded label set: route prefixes, never raw paths
         try:
             if not is_safe_target(target):
                 raise _Refusal(400, "The request path is not allowed.")
             route = self.routes.match(path)
             if route is None:
                 raise _Refusal(404, "No API endpoint at this path.")
+            route_label = route.prefix
             if not route.is_public(method):
                 user_id = self._check_token(environ.get("HTTP_AUTHORIZATION"))
             body = self._read_body(environ, method)
@@ -123,6 +126,9 @@ class ApiProxy:
             status, headers, content = _error(failure.status, failure.message, request_id)
         start_response(status, headers)
         _log_request(environ, method, path, status, started, request_id, user_id)
+        observe_request(
+            "gateway", method, route_label, int(status[:3]), time.perf_counter() - started
+        )
         return content
 
     def _check_token(self, authorization: str | None) -> object:

@@ -7,6 +7,7 @@ from .config import env_config, normalize_database_url
 from .db import init_db
 from .errors import register_error_handlers
 from .health import init_health
+from .metrics import init_metrics
 from .request_log import init_request_logging
 from .routing import IdConverter
 
@@ -36,6 +37,7 @@ def create_service_app(
     app.json.sort_keys = False  # keep fields in schema order
 
     init_request_logging(app)
+    init_metrics(app)
     if database:
         init_db(app)
     init_health(app, database=database)

@@ -4,9 +4,12 @@ Each service records its revision in its own version table, so the services stay
 even if an operator points two of them at one database.
 """
 
+import contextlib
+from collections.abc import Iterator
+
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData, engine_from_config, pool
+from sqlalchemy import MetaData, create_engine, engine_from_config, pool, text
 
 from .config import normalize_database_url
 
@@ -23,7 +26,28 @@ def alembic_config(service_package: str, database_url: str) -> Config:
 
 
 def upgrade(service_package: str, database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(service_package, database_url), revision)
+    with _migration_lock(service_package, normalize_database_url(database_url)):
+        command.upgrade(alembic_config(service_package, database_url), revision)
+
+
+@contextlib.contextmanager
+def _migration_lock(service_package: str, database_url: str) -> Iterator[None]:
+    """On PostgreSQL, one migrator at a time: replicas that start together (init containers)
+    would otherwise race on CREATE TABLE and the loser would crash once."""
+    if not database_url.startswith("postgresql"):
+        yield  # SQLite is local to one host and serialises writers itself
+        return
+    engine = create_engine(database_url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            key = {"key": f"alembic:{service_package}"}
+            connection.execute(text("SELECT pg_advisory_lock(hashtext(:key))"), key)
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(hashtext(:key))"), key)
+    finally:
+        engine.dispose()
 
 
 def run_migrations(target_metadata: MetaData) -> None:

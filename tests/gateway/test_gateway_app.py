@@ -153,3 +153,23 @@ def test_timeouts_come_from_the_environment(monkeypatch):
 def test_paths_that_only_look_like_the_docs_go_to_the_proxy(client, path):
     body = assert_json_error(client.get(path), 404)
     assert body["message"] == "No API endpoint at this path."
+
+
+def test_proxied_requests_are_counted_by_route_prefix_not_raw_path(client):
+    def count(route, status):
+        text = client.get("/metrics").get_data(as_text=True)
+        for line in text.splitlines():
+            if (
+                line.startswith("http_requests_total{")
+                and 'service="gateway"' in line
+                and f'route="{route}"' in line
+                and f'status="{status}"' in line
+            ):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    before = count("/api/teacher", 401)
+    client.get("/api/teacher/courses/12345")
+    client.get("/api/teacher/anything")
+    assert count("/api/teacher", 401) == before + 2
+    assert "/api/teacher/courses/12345" not in client.get("/metrics").get_data(as_text=True)
