@@ -342,3 +342,33 @@ class TokenIssuer:
             "garbage": "not.a.token",
             "empty segments": "..",
         }
+
+
+def schema_differences(package: str, metadata: MetaData, url: str) -> list:
+    """What `alembic upgrade head` built in `url` but the models do not describe, or the other
+    way round (alembic's autogenerate diff; empty when they match). Schema objects the models
+    create only on another backend (`ddl_if`) are left out."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    engine = create_engine(normalize_database_url(url))
+    dialect = engine.dialect.name
+
+    def meant_for_this_backend(obj, name, type_, reflected, compare_to):
+        condition = getattr(obj, "_ddl_if", None)
+        return condition is None or condition.dialect in (None, dialect)
+
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection,
+                opts={
+                    "compare_type": True,
+                    "compare_server_default": True,
+                    "version_table": f"alembic_version_{package}",
+                    "include_object": meant_for_this_backend,
+                },
+            )
+            return compare_metadata(context, metadata)
+    finally:
+        engine.dispose()

@@ -2,13 +2,11 @@
 
 import pytest
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, select
 
 from auth_service.models import Base, Permission, Role, role_permissions
 from service_kit.migrations import alembic_config
-from service_kit.testing import empty_database
+from service_kit.testing import empty_database, schema_differences
 
 VERSION_TABLE = "alembic_version_auth_service"
 
@@ -21,20 +19,7 @@ def empty_url(database_backend, tmp_path):
 
 def test_upgrade_head_matches_the_models(empty_url):
     command.upgrade(alembic_config("auth_service", empty_url), "head")
-    engine = create_engine(empty_url)
-    try:
-        with engine.connect() as connection:
-            context = MigrationContext.configure(
-                connection,
-                opts={
-                    "compare_type": True,
-                    "compare_server_default": True,
-                    "version_table": VERSION_TABLE,
-                },
-            )
-            assert compare_metadata(context, Base.metadata) == []
-    finally:
-        engine.dispose()
+    assert schema_differences("auth_service", Base.metadata, empty_url) == []
 
 
 def test_upgrade_seeds_the_roles_and_their_permissions(empty_url):

@@ -2,25 +2,13 @@
 
 import pytest
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, select, text
 
 from catalog_service.models import Base, CatalogVersion, MaterialType
 from service_kit.migrations import alembic_config
-from service_kit.testing import empty_database
+from service_kit.testing import empty_database, schema_differences
 
 VERSION_TABLE = "alembic_version_catalog_service"
-
-
-def _meant_for(dialect_name: str):
-    """Skip schema objects the models create only on another backend (`ddl_if`)."""
-
-    def include_object(obj, name, type_, reflected, compare_to):
-        condition = getattr(obj, "_ddl_if", None)
-        return condition is None or condition.dialect in (None, dialect_name)
-
-    return include_object
 
 
 @pytest.fixture
@@ -31,21 +19,7 @@ def empty_url(database_backend, tmp_path):
 
 def test_upgrade_head_matches_the_models(empty_url):
     command.upgrade(alembic_config("catalog_service", empty_url), "head")
-    engine = create_engine(empty_url)
-    try:
-        with engine.connect() as connection:
-            context = MigrationContext.configure(
-                connection,
-                opts={
-                    "compare_type": True,
-                    "compare_server_default": True,
-                    "version_table": VERSION_TABLE,
-                    "include_object": _meant_for(engine.dialect.name),
-                },
-            )
-            assert compare_metadata(context, Base.metadata) == []
-    finally:
-        engine.dispose()
+    assert schema_differences("catalog_service", Base.metadata, empty_url) == []
 
 
 def test_upgrade_seeds_reference_rows_and_search_index(empty_url):
@@ -90,6 +64,27 @@ def test_each_database_gets_its_own_cache_epoch(database_backend, tmp_path):
                 epochs.add(connection.scalar(select(CatalogVersion.epoch)))
             engine.dispose()
     assert len(epochs) == 2
+
+
+def test_search_name_is_filled_for_courses_created_before_it_existed(empty_url):
+    config = alembic_config("catalog_service", empty_url)
+    command.upgrade(config, "0001")
+    engine = create_engine(empty_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO courses (name, description, semester, is_active, search_text, "
+                    "created_at, updated_at) VALUES ('Ёж', 'Колючий', 1, true, :text, "
+                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"text": "еж\nколючии"},
+            )
+        command.upgrade(config, "head")
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT search_name FROM courses")) == "еж"
+    finally:
+        engine.dispose()
 
 
 def test_downgrade_to_base_removes_every_table(empty_url):
