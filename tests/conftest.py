@@ -2,10 +2,17 @@
 
 import pytest
 
-from service_kit.testing import database_backends
+from service_kit.testing import TokenIssuer, database_backends
 
 
 @pytest.fixture(scope="session", params=database_backends())
 def database_backend(request) -> str:
     """Each database test runs on SQLite, and on PostgreSQL when TEST_DATABASE_URL is set."""
     return request.param
+
+
+@pytest.fixture(scope="session")
+def token_issuer():
+    """Signs real RS256 access tokens; its JWKS is served over HTTP on a free port."""
+    with TokenIssuer() as issuer:
+        yield issuer

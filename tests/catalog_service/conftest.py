@@ -10,17 +10,11 @@ from sqlalchemy.orm import Session
 from catalog_service import create_app, services
 from catalog_service.models import Base, CatalogVersion
 from service_kit.auth import Principal
-from service_kit.testing import ROLE_PERMISSIONS, TokenIssuer, clear_tables, migrated_database
+from service_kit.testing import ROLE_PERMISSIONS, clear_tables, migrated_database
 
 REFERENCE_TABLES = ("material_types", "catalog_version")
 
 ADMIN = Principal(user_id=1, role="admin", permissions=frozenset(ROLE_PERMISSIONS["admin"]))
-
-
-@pytest.fixture(scope="session")
-def token_issuer():
-    with TokenIssuer() as issuer:
-        yield issuer
 
 
 @pytest.fixture(scope="session")

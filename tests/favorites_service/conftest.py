@@ -16,12 +16,6 @@ from service_kit.testing import ServerProcess, TokenIssuer, clear_tables, migrat
 
 
 @pytest.fixture(scope="session")
-def token_issuer():
-    with TokenIssuer() as issuer:
-        yield issuer
-
-
-@pytest.fixture(scope="session")
 def migrated_favorites_database(database_backend, tmp_path_factory):
     directory = tmp_path_factory.mktemp("favorites")
     with migrated_database("favorites_service", database_backend, directory) as url:
