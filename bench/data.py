@@ -2,8 +2,8 @@
 
 Rows are generated deterministically (a seeded `random.Random`) and loaded with COPY on
 PostgreSQL and executemany on SQLite (used by the smoke test), never through the ORM one row at
-a time. `search_text` comes from the catalog's own `search_text_of`, so searches see exactly
-what the catalog would have stored.
+a time. `search_text` and `search_name` come from the catalog's own `search_text_of` and
+`search_name_of`, so searches see exactly what the catalog would have stored.
 """
 
 import random
@@ -17,7 +17,7 @@ from sqlalchemy import Table, create_engine, text
 from sqlalchemy.engine import make_url
 
 from catalog_service.models import Course, CourseTeacher, Material
-from catalog_service.services import search_text_of
+from catalog_service.services import search_name_of, search_text_of
 from favorites_service.models import UserCourse
 from service_kit.config import normalize_database_url
 
@@ -213,8 +213,8 @@ def _executemany(url: str, table: Table, columns: Sequence[str], rows: Iterable[
 # --- generated rows ------------------------------------------------------------------------
 
 COURSE_COLUMNS = (
-    "id", "name", "description", "semester", "is_active", "search_text", "created_at",
-    "updated_at",
+    "id", "name", "description", "semester", "is_active", "search_text", "search_name",
+    "created_at", "updated_at",
 )  # fmt: skip
 MATERIAL_COLUMNS = (
     "course_id", "lesson_number", "type_code", "title", "description", "file_url",
@@ -252,6 +252,7 @@ def course_rows(count: int, seed: int = 1) -> Iterator[tuple]:
             rng.randint(1, SEMESTERS),
             rng.random() >= INACTIVE_SHARE,
             search_text_of(name, description),
+            search_name_of(name),
             created,
             created,
         )

@@ -35,6 +35,14 @@ class Course(Base):
             postgresql_using="gin",
             postgresql_ops={"search_text": "gin_trgm_ops"},
         ).ddl_if(dialect="postgresql"),
+        # Name matches come first; a word common in descriptions but not in names (say
+        # "экзамен") needs this index to find them without rechecking every description hit.
+        Index(
+            "ix_courses_search_name_trgm",
+            "search_name",
+            postgresql_using="gin",
+            postgresql_ops={"search_name": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -44,6 +52,8 @@ class Course(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Case-folded "name\ndescription" (ё→е), written by services.py on every change.
     search_text: Mapped[str] = mapped_column(Text)
+    # The folded name alone, for the name-matches-first part of search.
+    search_name: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

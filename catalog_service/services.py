@@ -1,7 +1,8 @@
 """The catalog's rules: plain functions, a session and values in, objects out.
 
-Every write goes through here, so `search_text` is always computed by `search_text_of` and the
-catalog version is bumped in the same transaction as the change it announces.
+Every write goes through here, so `search_text` and `search_name` are always computed by
+`search_text_of` and `search_name_of`, and the catalog version is bumped in the same
+transaction as the change it announces.
 """
 
 from collections.abc import Iterable
@@ -44,6 +45,10 @@ MATERIALS_PERMISSION = "materials:write"
 def search_text_of(name: str, description: str) -> str:
     # Folding leaves no newline inside either part, so text before the one "\n" is the name.
     return f"{fold(name)}\n{fold(description)}"
+
+
+def search_name_of(name: str) -> str:
+    return fold(name)
 
 
 # --- catalog version -----------------------------------------------------------------------
@@ -178,8 +183,7 @@ def search_courses(session: Session, query: str, limit: int = SEARCH_LIMIT_DEFAU
     if not 1 <= limit <= SEARCH_LIMIT_MAX:
         raise BadRequest(f"The limit must be between 1 and {SEARCH_LIMIT_MAX}.")
     contains = f"%{escape_like(needle)}%"
-    # The needle holds no newline, so it matches before the one "\n" only inside the name.
-    in_name = Course.search_text.like(contains + "\n%", escape=LIKE_ESCAPE)
+    in_name = Course.search_name.like(contains, escape=LIKE_ESCAPE)
     # Name matches, then description-only matches, each query in the list's own order: an
     # order an index serves lets Postgres stop after `limit` rows of a common (or 1-2 letter)
     # text instead of sorting every match, and the trigram index still finds rare text.
@@ -302,6 +306,7 @@ def create_course(
         semester=semester,
         is_active=is_active,
         search_text=search_text_of(name, description),
+        search_name=search_name_of(name),
         created_at=now,
         updated_at=now,
     )
@@ -316,6 +321,7 @@ def update_course(session: Session, course_id: int, changes: dict[str, Any]) -> 
     course = _course(session, course_id, include_inactive=True)
     if _apply(course, changes, COURSE_FIELDS):
         course.search_text = search_text_of(course.name, course.description)
+        course.search_name = search_name_of(course.name)
         course.updated_at = utcnow()
         _commit_change(session)
     return _details(session, course)
@@ -457,6 +463,7 @@ def load_courses(session: Session, courses: Iterable[dict[str, Any]]) -> int:
             semester=entry["semester"],
             is_active=True,
             search_text=search_text_of(entry["name"], entry["description"]),
+            search_name=search_name_of(entry["name"]),
             created_at=now,
             updated_at=now,
         )

@@ -57,6 +57,7 @@ def test_search_text_is_what_the_catalog_itself_computes(catalog_url):
         courses = session.scalars(select(Course)).all()
         for course in courses:
             assert course.search_text == services.search_text_of(course.name, course.description)
+            assert course.search_name == services.search_name_of(course.name)
         # And the catalog's own search finds generated courses by a case- and ё-changed query.
         course = next(c for c in courses if c.is_active and "ё" in c.description)
         word = next(w for w in course.description.split() if "ё" in w).strip(".,»«:;")

@@ -66,6 +66,13 @@ def test_search_text_is_name_then_description_folded(session):
     assert stored == "базы данных\nемкие транзакции"
 
 
+def test_search_name_is_the_folded_name_after_create_and_rename(session):
+    course = new_course(session, "Базы  Данных", "Ёмкие транзакции")
+    services.update_course(session, course.id, {"name": "Ёлки и ПАЛКИ"})
+    stored = session.scalar(select(Course.search_name).where(Course.id == course.id))
+    assert stored == "елки и палки"
+
+
 # --- listing -------------------------------------------------------------------------------
 
 
