@@ -159,6 +159,8 @@ http {{
 class Nginx:
     """nginx in the foreground (daemon off) under a prefix directory of its own."""
 
+    name = "nginx"
+
     def __init__(self, upstream_port: int, prefix: Path):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
