@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from service_kit.config import REPO_ROOT
+from service_kit.testing import database_backends
 from tests.browser.system import PortalSystem
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -34,7 +35,10 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def portal(tmp_path_factory) -> Iterator[PortalSystem]:
-    with PortalSystem(tmp_path_factory.mktemp("portal")) as system:
+    """The portal on PostgreSQL, as in production, when TEST_DATABASE_URL names a server;
+    otherwise on SQLite. Each service database test covers both backends already."""
+    backend = database_backends()[-1]
+    with PortalSystem(tmp_path_factory.mktemp("portal"), backend) as system:
         yield system
 
 
