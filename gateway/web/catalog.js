@@ -5,7 +5,7 @@ import { api } from "./api.js";
 import { errorBox, h, loading, replaceChildren, uniqueId } from "./dom.js";
 import { favouriteButton, refreshFavouriteButtons } from "./favourites.js";
 import { emit, on, state } from "./state.js";
-import { foldText, matchCourse, pluralRu, splitMatches } from "./text.js";
+import { matchCourse, pluralRu, splitMatches } from "./text.js";
 
 const SEARCH_DELAY_MS = 150;
 const OPEN_CLASS = "is-open";
@@ -77,7 +77,10 @@ export function setCatalogOpen(open, { focus = true } = {}) {
   elements.panel.classList.remove(SETTLED_CLASS);
   elements.panel.classList.toggle(OPEN_CLASS, open);
   elements.toggle.setAttribute("aria-expanded", String(open));
-  if (matchMedia("(prefers-reduced-motion: reduce)").matches) settle();
+  const reducedMotion = matchMedia("(prefers-reduced-motion: reduce)").matches;
+  if (reducedMotion) settle();
+  // The list opens under the sticky header, at the top of the page: bring it into view.
+  if (open && window.scrollY > 0) window.scrollTo({ top: 0, behavior: reducedMotion ? "auto" : "smooth" });
   if (open && focus && elements.search.offsetParent !== null) {
     // Keep the page still: focusing must not scroll while the panel is growing.
     elements.search.focus({ preventScroll: true });
@@ -105,10 +108,6 @@ export async function loadCatalog() {
   }
   render();
   emit("catalog");
-}
-
-export function catalogError() {
-  return loadError;
 }
 
 function filteredGroups() {
@@ -216,8 +215,4 @@ function courseCard(course) {
       ? h("p", { class: "course-tooltip", id: descriptionId, role: "tooltip" }, highlighted(description))
       : null,
   );
-}
-
-export function normalisedQuery() {
-  return foldText(query.trim());
 }

@@ -40,13 +40,7 @@ export function routeHref(route) {
   }
 }
 
-export function navigate(route, { replace = false } = {}) {
+export function navigate(route) {
   const target = routeHref(route);
-  if (location.hash === target) return;
-  if (replace) {
-    history.replaceState(history.state, "", target);
-    window.dispatchEvent(new HashChangeEvent("hashchange"));
-  } else {
-    location.hash = target;
-  }
+  if (location.hash !== target) location.hash = target;
 }

@@ -88,10 +88,7 @@ export function renderHome() {
           {
             type: "button",
             class: "btn btn-primary btn-lg",
-            onclick: () => {
-              setCatalogOpen(true);
-              window.scrollTo({ top: 0, behavior: "smooth" });
-            },
+            onclick: () => setCatalogOpen(true),
           },
           "Открыть все курсы",
         ),
