@@ -62,9 +62,11 @@ class Register(MethodView):
     @blp.arguments(RegisterSchema)
     @blp.response(201, UserSchema)
     @blp.alt_response(409, description="An account with this email already exists")
+    @blp.alt_response(429, description="Too many new accounts", headers=RETRY_AFTER_HEADER)
     def post(self, body):
         """Create a student account."""
-        return services.register(get_session(), _hasher(), **body)
+        throttle = current_app.extensions["login_throttle"](get_session())
+        return services.register(get_session(), _hasher(), throttle, client=_client(), **body)
 
 
 @blp.route("/login")

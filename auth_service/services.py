@@ -84,12 +84,20 @@ def find_user(session: Session, email: str) -> User | None:
 
 
 def register(
-    session: Session, hasher: PasswordHasher, email: str, password: str, full_name: str
+    session: Session,
+    hasher: PasswordHasher,
+    throttle: LoginThrottle,
+    email: str,
+    password: str,
+    full_name: str,
+    client: str,
 ) -> User:
     """A new student account; 409 when the address is taken, whatever its letter case."""
     email = normalize_email(email)
     if find_user(session, email) is not None:
         raise Conflict("An account with this email already exists.")
+    throttle.check_registration(client)  # before the hash, like login
+    throttle.record_registration(client)
     user = User(password_hash=hasher.hash(password), role=_role(session, DEFAULT_ROLE))
     _set_identity(user, email, full_name.strip())
     session.add(user)

@@ -35,8 +35,8 @@ class LoginThrottled(DomainError):
 
     status = 429
 
-    def __init__(self, retry_after: int):
-        super().__init__("Too many failed login attempts. Try again later.")
+    def __init__(self, retry_after: int, message: str = "Too many failed login attempts."):
+        super().__init__(f"{message} Try again later.")
         self.retry_after = retry_after
 
 
@@ -45,6 +45,10 @@ class LoginLimits:
     failures_per_account: int = 5
     failures_per_client: int = 50
     window_seconds: int = 15 * 60
+    # Each registration costs an argon2 hash and a row: bounded per client address, loosely
+    # enough for a whole classroom behind one address.
+    registrations_per_client: int = 100
+    registration_window_seconds: int = 60 * 60
 
 
 class FailureStore(Protocol):
@@ -152,6 +156,17 @@ class LoginThrottle:
 
     def record_success(self, email: str) -> None:
         self.store.clear(_key("account", email))
+
+    def check_registration(self, client: str) -> None:
+        """Raise `LoginThrottled` when the client has registered too many accounts lately."""
+        window = self.limits.registration_window_seconds
+        count, oldest = self.store.failures(_key("register", client), window)
+        if count >= self.limits.registrations_per_client and oldest is not None:
+            wait = max(1, math.ceil(oldest + window - time.time()))
+            raise LoginThrottled(wait, "Too many new accounts from this address.")
+
+    def record_registration(self, client: str) -> None:
+        self.store.add_failure(_key("register", client), self.limits.registration_window_seconds)
 
 
 def parse_networks(value: str) -> tuple[IPNetwork, ...]:

@@ -226,6 +226,20 @@ def test_login_fails_closed_when_redis_is_down(app_config):
         app.extensions["database"].dispose()
 
 
+def test_many_registrations_from_one_address_get_429_with_retry_after(app_config):
+    limits = LoginLimits(registrations_per_client=2)
+    app = create_app({**app_config, "LOGIN_LIMITS": limits})
+    try:
+        client = app.test_client()
+        assert register(client, email="a@example.edu").status_code == 201
+        assert register(client, email="b@example.edu").status_code == 201
+        response = register(client, email="c@example.edu")
+        assert_error(response, 429)
+        assert 0 < int(response.headers["Retry-After"]) <= limits.registration_window_seconds
+    finally:
+        app.extensions["database"].dispose()
+
+
 # Refresh and logout ----------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from auth_service import services
 from auth_service.models import RefreshToken, User
 from auth_service.passwords import PasswordHasher
-from auth_service.throttle import LoginThrottled
+from auth_service.throttle import DatabaseFailureStore, LoginLimits, LoginThrottle, LoginThrottled
 from service_kit import Conflict, InvalidInput, NotFound, Unauthorized
 from service_kit.db import utcnow
 
@@ -25,8 +25,13 @@ def login(session, hasher, throttle, settings, email, password=PASSWORD, client=
 # Registration ------------------------------------------------------------------------------------
 
 
+def register(session, hasher, email, full_name, client="10.0.0.1", limits=None):
+    throttle = LoginThrottle(DatabaseFailureStore(session), limits or LoginLimits())
+    return services.register(session, hasher, throttle, email, PASSWORD, full_name, client)
+
+
 def test_register_creates_an_active_student_with_a_normalised_email(session, hasher):
-    user = services.register(session, hasher, "  Ann.Lee@Example.EDU ", PASSWORD, "  Ann Lee ")
+    user = register(session, hasher, "  Ann.Lee@Example.EDU ", "  Ann Lee ")
     assert user.id > 0
     assert user.email == "ann.lee@example.edu"
     assert user.full_name == "Ann Lee"
@@ -37,10 +42,22 @@ def test_register_creates_an_active_student_with_a_normalised_email(session, has
 
 
 def test_an_email_is_taken_whatever_its_case(session, hasher):
-    services.register(session, hasher, "ann@example.edu", PASSWORD, "Ann")
+    register(session, hasher, "ann@example.edu", "Ann")
     with pytest.raises(Conflict):
-        services.register(session, hasher, "ANN@Example.edu", PASSWORD, "Another Ann")
+        register(session, hasher, "ANN@Example.edu", "Another Ann")
     assert len(session.scalars(select(User)).all()) == 1
+
+
+def test_registrations_from_one_address_are_bounded_before_the_hash(session, hasher):
+    limits = LoginLimits(registrations_per_client=3)
+    for number in range(3):
+        register(session, hasher, f"student{number}@example.edu", "S", limits=limits)
+    with pytest.raises(LoginThrottled) as throttled:
+        register(session, hasher, "one-too-many@example.edu", "S", limits=limits)
+    assert 0 < throttled.value.retry_after <= limits.registration_window_seconds
+    # Another address (another classroom) is not affected.
+    register(session, hasher, "elsewhere@example.edu", "S", client="10.0.0.2", limits=limits)
+    assert services.find_user(session, "one-too-many@example.edu") is None
 
 
 def test_concurrent_registrations_of_one_email_make_one_account(database_url, hasher):
@@ -50,7 +67,7 @@ def test_concurrent_registrations_of_one_email_make_one_account(database_url, ha
     def attempt():
         with Session(engine) as own_session:
             try:
-                services.register(own_session, hasher, "race@example.edu", PASSWORD, "Racer")
+                register(own_session, hasher, "race@example.edu", "Racer")
                 outcomes.append("created")
             except Conflict:
                 outcomes.append("conflict")
