@@ -8,6 +8,7 @@ import { toast } from "./toast.js";
 
 let loadToken = 0;
 const pendingAdds = new Set();
+const justAdded = new Set();
 
 export async function loadFavourites() {
   const token = ++loadToken;
@@ -56,6 +57,8 @@ export async function addFavourite(courseId, requestLogin) {
     const course = entry?.course || state.courses.get(courseId) || null;
     const added = { ...entry, course_id: courseId, course };
     if (!isFavourite(courseId)) state.favourites = [...(state.favourites || []), added];
+    justAdded.add(courseId);
+    setTimeout(() => justAdded.delete(courseId), 1000);
     toast(`Курс «${courseName(courseId)}» добавлен в избранное`);
   } catch (error) {
     toast(addErrorMessage(error), { kind: "error" });
@@ -162,6 +165,12 @@ export function favouriteButton(course, requestLogin, { withText = false } = {})
 export function updateFavouriteButton(button, course) {
   const added = isFavourite(course.id);
   const pending = pendingAdds.has(course.id);
+  // A short pop when the user has just added the course, not whenever the button is drawn.
+  if (added && button.dataset.state === "not-added" && justAdded.has(course.id)) {
+    button.classList.add("just-added");
+    button.addEventListener("animationend", () => button.classList.remove("just-added"), { once: true });
+  }
+  button.dataset.state = added ? "added" : "not-added";
   const symbol = added ? "✔" : "+";
   if (button.classList.contains("with-text")) {
     button.replaceChildren(
