@@ -3,11 +3,14 @@
 A scenario is a list of HTTP requests that every connection cycles through (varied search
 queries, tokens of different users, add/remove pairs). The requests are formatted once per wrk
 thread, so the Lua side costs one table lookup per request. `done()` prints wrk's summary and
-latency percentiles as one JSON line, which is parsed here.
+its whole latency histogram (microsecond buckets) as one JSON line, so several short runs of
+one scenario merge into exact percentiles.
 """
 
 import json
+import math
 import subprocess
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,18 +27,43 @@ class Request:
 
 @dataclass
 class Measurement:
-    requests: int
-    seconds: float
-    p50_ms: float
-    p90_ms: float
-    p99_ms: float
-    max_ms: float
-    errors: int
-    error_kinds: dict[str, int] = field(default_factory=dict)
+    """One or more wrk runs of a scenario, merged."""
+
+    requests: int = 0
+    seconds: float = 0.0
+    histogram: Counter = field(default_factory=Counter)  # latency in µs -> responses
+    error_kinds: Counter = field(default_factory=Counter)
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def errors(self) -> int:
+        return sum(self.error_kinds.values())
+
+    def percentile_ms(self, percent: float) -> float:
+        """The smallest latency with at least `percent` % of the responses at or below it."""
+        total = sum(self.histogram.values())
+        if not total:
+            return 0.0
+        rank = max(1, math.ceil(total * percent / 100))
+        seen = 0
+        for micros in sorted(self.histogram):
+            seen += self.histogram[micros]
+            if seen >= rank:
+                return micros / 1000
+        return max(self.histogram) / 1000
+
+    @property
+    def max_ms(self) -> float:
+        return max(self.histogram, default=0) / 1000
+
+    def add(self, other: "Measurement") -> None:
+        self.requests += other.requests
+        self.seconds += other.seconds
+        self.histogram.update(other.histogram)
+        self.error_kinds.update(other.error_kinds)
 
 
 def lua_string(value: str) -> str:
@@ -58,12 +86,16 @@ def _lua_request(request: Request) -> str:
 REPORT_LUA = """
 function done(summary, latency, requests)
   local e = summary.errors
+  local buckets = {}
+  for i = 1, #latency do
+    local micros, count = latency(i)
+    buckets[i] = string.format("[%d,%d]", micros, count)
+  end
   io.write(string.format(
-    '%s{"requests":%d,"duration_us":%d,"p50_us":%.1f,"p90_us":%.1f,"p99_us":%.1f,'
-    .. '"max_us":%.1f,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d}\\n',
+    '%s{"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,'
+    .. '"timeout":%d,"histogram":[%s]}\\n',
     "RESULT_MARK", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
-    e.connect, e.read, e.write, e.status, e.timeout))
+    e.connect, e.read, e.write, e.status, e.timeout, table.concat(buckets, ",")))
 end
 """.replace("RESULT_MARK", RESULT_MARK)
 
@@ -126,14 +158,12 @@ def run_wrk(
             f"wrk printed no result (exit {completed.returncode}):\n"
             f"{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}"
         )
-    kinds = {k: data[k] for k in ("connect", "read", "write", "status", "timeout") if data[k]}
+    kinds = Counter(
+        {k: data[k] for k in ("connect", "read", "write", "status", "timeout") if data[k]}
+    )
     return Measurement(
         requests=data["requests"],
         seconds=data["duration_us"] / 1e6,
-        p50_ms=data["p50_us"] / 1000,
-        p90_ms=data["p90_us"] / 1000,
-        p99_ms=data["p99_us"] / 1000,
-        max_ms=data["max_us"] / 1000,
-        errors=sum(kinds.values()),
+        histogram=Counter({micros: count for micros, count in data["histogram"]}),
         error_kinds=kinds,
     )

@@ -78,6 +78,13 @@ class Scenario:
     base_url: str
     requests: list[load.Request]
     expect: int = 200  # status of the first request, checked before the load starts
+    # Scenarios compared with each other share a group: their runs alternate in rounds, so a
+    # burst of load from elsewhere on the machine hits all of them alike.
+    group: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}-{self.via}-c{self.concurrency}"
 
 
 @dataclass
@@ -245,40 +252,42 @@ def favorite_requests(minter: tokens.TokenMinter, users: int, course_ids: list[i
 def build_scenarios(processes: dict, catalog: data.Catalog, minter, users: int) -> list[Scenario]:
     direct, gateway = processes["catalog"].url, processes["gateway"].url
     nginx = processes["nginx"].url
+    uncached, large = processes["catalog_uncached"].url, processes["catalog_200k"].url
     rng = random.Random(5)
     course_ids = list(catalog.active_course_ids)
     rng.shuffle(course_ids)
     course_paths = [get(f"/api/courses/{course_id}") for course_id in course_ids]
     etag = requests.get(direct + "/api/courses", timeout=30).headers.get("ETag", "")
     conditional = [get("/api/courses", (("If-None-Match", etag),))]
+    full_list = [get("/api/courses")]
     listing, pairs = favorite_requests(minter, users, course_ids)
+    materials = [get(f"/api/courses/{course_id}/materials") for course_id in course_ids]
     scenarios = []
     for concurrency in (1, 16):
+        group = f"course-c{concurrency}"
         for via, url in (("direct", direct), ("gateway", gateway), ("nginx", nginx)):
-            scenarios.append(Scenario("course", via, concurrency, url, course_paths))
-    full_list = [get("/api/courses")]
+            scenarios.append(Scenario("course", via, concurrency, url, course_paths, group=group))
     scenarios += [
-        Scenario("courses_list", "direct", 16, direct, full_list),
-        Scenario("courses_list", "gateway", 16, gateway, full_list),
+        Scenario("courses_list", "direct", 16, direct, full_list, group="list"),
+        Scenario("courses_list_uncached", "direct", 16, uncached, full_list, group="list"),
+        Scenario("courses_list_304", "direct", 16, direct, conditional, expect=304, group="list"),
+        Scenario("courses_list", "gateway", 16, gateway, full_list, group="list-gateway"),
         Scenario(
-            "courses_list_uncached", "direct", 16, processes["catalog_uncached"].url, full_list
+            "courses_list_304",
+            "gateway",
+            16,
+            gateway,
+            conditional,
+            expect=304,
+            group="list-gateway",
         ),
-        Scenario("courses_list_304", "direct", 16, direct, conditional, expect=304),
-        Scenario("courses_list_304", "gateway", 16, gateway, conditional, expect=304),
     ]
-    uncached = processes["catalog_uncached"].url
     for concurrency in (1, 16):
+        group = f"search-c{concurrency}"
         scenarios += [
-            Scenario("search", "direct", concurrency, uncached, search_requests()),
-            Scenario(
-                "search_200k",
-                "direct",
-                concurrency,
-                processes["catalog_200k"].url,
-                search_requests(),
-            ),
+            Scenario("search", "direct", concurrency, uncached, search_requests(), group=group),
+            Scenario("search_200k", "direct", concurrency, large, search_requests(), group=group),
         ]
-    materials = [get(f"/api/courses/{course_id}/materials") for course_id in course_ids]
     scenarios += [
         Scenario("materials", "direct", 16, direct, materials),
         Scenario("favorites_list", "gateway", 16, gateway, listing),
@@ -307,30 +316,79 @@ def check_first_request(scenario: Scenario) -> None:
         requests.request(undo.method, scenario.base_url + undo.path, headers=dict(undo.headers))
 
 
-def run_scenario(
-    wrk: str, scenario: Scenario, seconds: float, warmup: float, script_dir: Path
-) -> Row:
-    check_first_request(scenario)
-    script = load.write_script(
-        script_dir / f"{scenario.name}-{scenario.via}-c{scenario.concurrency}.lua",
-        scenario.requests,
+def run_group(
+    wrk: str, members: list[Scenario], seconds: float, warmup: float, rounds: int, script_dir: Path
+) -> dict[str, load.Measurement]:
+    """Warm every member up, then run them in turns: `rounds` rounds (order reversed every other
+    round) of `seconds / rounds` each; a lone scenario runs once for `seconds`."""
+    scripts = {}
+    for scenario in members:
+        check_first_request(scenario)
+        scripts[scenario.label] = load.write_script(
+            script_dir / f"{scenario.label}.lua", scenario.requests
+        )
+        if warmup > 0:
+            run_once(wrk, scenario, scripts[scenario.label], warmup)
+    if len(members) == 1:
+        rounds = 1
+    slice_seconds = max(1.0, seconds / rounds)
+    merged = {scenario.label: load.Measurement() for scenario in members}
+    for number in range(rounds):
+        for scenario in members if number % 2 == 0 else reversed(members):
+            merged[scenario.label].add(
+                run_once(wrk, scenario, scripts[scenario.label], slice_seconds)
+            )
+    return merged
+
+
+def run_once(wrk: str, scenario: Scenario, script: Path, seconds: float) -> load.Measurement:
+    measured = load.run_wrk(
+        wrk, scenario.base_url, script, connections=scenario.concurrency, seconds=seconds
     )
-    options = {"connections": scenario.concurrency}
-    if warmup > 0:
-        load.run_wrk(wrk, scenario.base_url, script, seconds=warmup, **options)
-    measured = load.run_wrk(wrk, scenario.base_url, script, seconds=seconds, **options)
+    # Requests still in flight when wrk stops keep the server busy; a slow scenario (the list
+    # rendered afresh) would otherwise take CPU from the next one's first second.
+    time.sleep(min(measured.max_ms / 1000, 3.0) if measured.max_ms > 100 else 0)
+    return measured
+
+
+def measure(scenarios: list[Scenario], args, wrk: str, clock: Stopwatch) -> list[Row]:
+    """Run the chosen scenarios group by group; rows in the order the scenarios were built."""
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
+    chosen = [scenario for scenario in scenarios if not only or scenario.name in only]
+    groups: dict[str, list[Scenario]] = {}
+    for scenario in chosen:
+        groups.setdefault(scenario.group or scenario.label, []).append(scenario)
+    measured: dict[str, load.Measurement] = {}
+    for members in groups.values():
+        results = run_group(wrk, members, args.seconds, args.warmup, args.rounds, WORK_DIR / "lua")
+        measured.update(results)
+        for scenario in members:
+            clock.say(f"{scenario.label}: {describe(results[scenario.label])}")
+    return [row_of(scenario, measured[scenario.label]) for scenario in chosen]
+
+
+# --- results -------------------------------------------------------------------------------
+
+
+def row_of(scenario: Scenario, measured: load.Measurement) -> Row:
     return Row(
         scenario.name,
         scenario.via,
         scenario.concurrency,
         measured.rps,
-        measured.p50_ms,
-        measured.p99_ms,
+        measured.percentile_ms(50),
+        measured.percentile_ms(99),
         measured.errors,
     )
 
 
-# --- results -------------------------------------------------------------------------------
+def describe(measured: load.Measurement) -> str:
+    errors = ", ".join(f"{kind} {count}" for kind, count in measured.error_kinds.items())
+    return (
+        f"{measured.rps:.0f} rps, p50 {measured.percentile_ms(50):.2f} ms, "
+        f"p99 {measured.percentile_ms(99):.2f} ms, errors {measured.errors}"
+        + (f" ({errors})" if errors else "")
+    )
 
 
 def summarize(rows: list[Row]) -> dict:
@@ -419,8 +477,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="measured seconds per run (BENCH_SECONDS, default 6)",
     )  # fmt: skip
     parser.add_argument(
-        "--warmup", type=float, default=float(os.environ.get("BENCH_WARMUP", 1.5)),
-        help="warm-up seconds per run, not measured (BENCH_WARMUP, default 1.5)",
+        "--warmup", type=float, default=float(os.environ.get("BENCH_WARMUP", 1)),
+        help="warm-up seconds per scenario, not measured (BENCH_WARMUP, default 1)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", 3)),
+        help="turns taken by scenarios compared with each other (BENCH_ROUNDS, default 3)",
     )  # fmt: skip
     parser.add_argument(
         "--only", default=os.environ.get("BENCH_ONLY", ""),
@@ -452,26 +514,18 @@ def main(argv: list[str] | None = None) -> int:
         real_tokens = tokens.login_real_users(processes["gateway"].url)
         minter = tokens.TokenMinter(private_key, real_tokens[0])
         scenarios = build_scenarios(processes, prepared["catalog"], minter, scale.users)
-        clock.say(f"{len(scenarios)} runs of {args.seconds:g} s (+{args.warmup:g} s warm-up)")
-        only = {name.strip() for name in args.only.split(",") if name.strip()}
-        rows = []
-        for scenario in scenarios:
-            if only and scenario.name not in only:
-                continue
-            row = run_scenario(
-                programs["wrk"], scenario, args.seconds, args.warmup, WORK_DIR / "lua"
-            )
-            rows.append(row)
-            clock.say(
-                f"{row.scenario} via {row.via} c{row.concurrency}: {row.rps:.0f} rps, "
-                f"p50 {row.p50_ms:.2f} ms, p99 {row.p99_ms:.2f} ms, errors {row.errors}"
-            )
+        clock.say(
+            f"{len(scenarios)} scenarios, {args.seconds:g} s each (+{args.warmup:g} s warm-up), "
+            f"compared ones in {args.rounds} alternating rounds"
+        )
+        rows = measure(scenarios, args, programs["wrk"], clock)
     finally:
         stop_processes(processes)
     summary = summarize(rows)
     summary["settings"] = {
-        "seconds_per_run": args.seconds,
+        "seconds_per_scenario": args.seconds,
         "warmup_seconds": args.warmup,
+        "rounds": args.rounds,
         "wrk_threads": 1,
         "processes": {name: process.describe() for name, process in processes.items()},
         "cpu_count": os.cpu_count(),

@@ -1,6 +1,8 @@
 """The benchmark's parts that can be checked without timing anything: the data generator at a
 tiny scale on each database backend, the Lua scripts, the Procfile reading, the summary."""
 
+from collections import Counter
+
 import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
@@ -120,6 +122,21 @@ def test_script_lists_every_request_and_reports_as_json(tmp_path):
     assert '["Authorization"] = "Bearer t"' in script
     assert "function done(" in script
     assert load.RESULT_MARK in script
+
+
+def test_runs_merge_into_exact_percentiles_and_rates():
+    first = load.Measurement(100, 2.0, Counter({1000: 98, 5000: 2}), Counter())
+    second = load.Measurement(100, 2.0, Counter({2000: 100}), Counter({"status": 3}))
+
+    first.add(second)
+
+    assert first.rps == 50.0
+    assert first.percentile_ms(50) == 2.0
+    assert first.percentile_ms(99) == 2.0
+    assert first.percentile_ms(99.5) == 5.0
+    assert first.max_ms == 5.0
+    assert first.errors == 3
+    assert load.Measurement().percentile_ms(99) == 0.0
 
 
 def test_gunicorn_options_come_from_the_procfile_line_of_the_service(tmp_path):
