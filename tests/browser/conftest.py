@@ -122,6 +122,14 @@ def phone_page(browser, portal, console_problems):
 
 
 @pytest.fixture(scope="session")
-def screenshots() -> Path:
+def screenshot():
+    """screenshot(page, "courses.png"): a picture of the view for docs/screenshots/, with
+    animations finished and no caret, so reruns give the same picture."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
+
+    def take(page, name: str, *, full_page: bool = False) -> None:
+        page.screenshot(
+            path=SCREENSHOTS / name, full_page=full_page, animations="disabled", caret="hide"
+        )
+
+    return take

@@ -21,7 +21,7 @@ STORED = """() => JSON.stringify({
 })"""
 
 
-def test_register_then_reload_keeps_the_user_and_logout_ends_it(page, portal, screenshots):
+def test_register_then_reload_keeps_the_user_and_logout_ends_it(page, portal, screenshot):
     email = f"anna-{uuid.uuid4().hex[:10]}@example.edu"
     open_portal(page)
     page.locator("#account").get_by_role("button", name="Регистрация").click()
@@ -58,7 +58,7 @@ def test_register_then_reload_keeps_the_user_and_logout_ends_it(page, portal, sc
 
 
 def test_login_form_reports_a_wrong_password_and_then_logs_in(
-    page, portal, console_problems, screenshots
+    page, portal, console_problems, screenshot
 ):
     console_problems.expect(r"status of 401")
     email, password = portal.register_user()
@@ -67,7 +67,7 @@ def test_login_form_reports_a_wrong_password_and_then_logs_in(
     dialog = page.get_by_role("dialog", name="Вход")
     expect(dialog.get_by_label("Электронная почта")).to_be_focused()
     dialog.get_by_label("Электронная почта").fill("student@example.edu")  # a stable picture
-    page.screenshot(path=screenshots / "login.png")
+    screenshot(page, "login.png")
     dialog.get_by_label("Электронная почта").fill(email)
     dialog.get_by_label("Пароль").fill("not-the-password")
     dialog.get_by_role("button", name="Войти").click()

@@ -35,7 +35,7 @@ def wait_for_catalog(page):
     page.wait_for_function("document.querySelectorAll('#catalog .course-card').length > 0")
 
 
-def test_all_courses_opens_smoothly_grouped_by_semester(page, portal, screenshots):
+def test_all_courses_opens_smoothly_grouped_by_semester(page, portal, screenshot):
     semesters = portal.api("GET", "/api/semesters").json()
     open_portal(page)
     wait_for_catalog(page)
@@ -62,7 +62,7 @@ def test_all_courses_opens_smoothly_grouped_by_semester(page, portal, screenshot
         expect(section.locator(".course-link")).to_have_text(
             [course["name"] for course in group["courses"]]
         )
-    page.screenshot(path=screenshots / "courses.png")
+    screenshot(page, "courses.png")
 
     toggle.click()
     expect(toggle).to_have_attribute("aria-expanded", "false")
@@ -122,7 +122,7 @@ def test_hover_and_keyboard_focus_show_the_short_description(page, portal):
     )
 
 
-def test_course_materials_chips_details_and_back(page, portal, screenshots):
+def test_course_materials_chips_details_and_back(page, portal, screenshot):
     materials = portal.api("GET", "/api/courses/1/materials").json()["materials"]
     seminars = [m for m in materials if m["material_type_code"] == "seminar"]
     open_portal(page)
@@ -137,7 +137,7 @@ def test_course_materials_chips_details_and_back(page, portal, screenshots):
     lesson_numbers = [str(m["lesson_number"]) for m in materials]
     expect(rows.locator(".lesson-number")).to_have_text(lesson_numbers)
     expect(rows.locator(".material-title")).to_have_text([m["title"] for m in materials])
-    page.screenshot(path=screenshots / "materials.png", full_page=True)
+    screenshot(page, "materials.png", full_page=True)
 
     chips = page.get_by_role("navigation", name="Тип материала")
     expect(chips.get_by_role("link")).to_have_text(
@@ -167,7 +167,7 @@ def test_course_materials_chips_details_and_back(page, portal, screenshots):
     expect(file_link).to_have_attribute("href", details["file_url"])
     expect(file_link).to_have_attribute("rel", "noopener noreferrer")
     expect(file_link).to_have_attribute("target", "_blank")
-    page.screenshot(path=screenshots / "material.png")
+    screenshot(page, "material.png")
 
     page.get_by_role("button", name="Назад").click()
     expect(page).to_have_url(re.compile(r"#/courses/1\?type=seminar$"))

@@ -40,7 +40,7 @@ def user_with_favourites(portal, names):
     return tokens
 
 
-def test_plus_adds_to_the_sider_and_minus_removes_surviving_reloads(page, portal, screenshots):
+def test_plus_adds_to_the_sider_and_minus_removes_surviving_reloads(page, portal, screenshot):
     email, password = portal.register_user()
     open_portal(page)
     log_in(page, email, password)
@@ -73,7 +73,7 @@ def test_plus_adds_to_the_sider_and_minus_removes_surviving_reloads(page, portal
     expect(sider(page).get_by_role("link", name=COURSES[0])).to_have_attribute(
         "aria-current", "page"
     )
-    page.screenshot(path=screenshots / "sider.png")
+    screenshot(page, "sider.png")
 
     sider(page).get_by_role("button", name=f"Убрать «{COURSES[1]}» из избранного").click()
     expect(toast(page, f"Курс «{COURSES[1]}» удалён из избранного")).to_be_visible()

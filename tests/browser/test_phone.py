@@ -11,7 +11,7 @@ NO_SIDEWAYS_SCROLL = "() => document.documentElement.scrollWidth <= window.inner
 COURSES = ["Алгоритмы и структуры данных", "Базы данных"]
 
 
-def test_phone_layout_with_the_sider_as_a_drawer(phone_page, portal, screenshots):
+def test_phone_layout_with_the_sider_as_a_drawer(phone_page, portal, screenshot):
     page = phone_page
     email, password = portal.register_user()
     tokens = portal.login(email, password)
@@ -25,14 +25,14 @@ def test_phone_layout_with_the_sider_as_a_drawer(phone_page, portal, screenshots
     toggle = page.get_by_role("button", name=re.compile(r"^Избранное \d+$"))
     expect(drawer).to_be_hidden()
     expect(toggle).to_have_attribute("aria-expanded", "false")
-    page.screenshot(path=screenshots / "phone.png")
+    screenshot(page, "phone.png")
 
     toggle.tap()
     expect(drawer).to_be_visible()
     expect(toggle).to_have_attribute("aria-expanded", "true")
     expect(drawer.locator(".fav-item")).to_have_count(2)
     page.wait_for_timeout(350)  # the slide-in, for the picture
-    page.screenshot(path=screenshots / "phone-sider.png")
+    screenshot(page, "phone-sider.png")
     page.keyboard.press("Escape")
     expect(drawer).to_be_hidden()
     expect(toggle).to_be_focused()
@@ -43,7 +43,7 @@ def test_phone_layout_with_the_sider_as_a_drawer(phone_page, portal, screenshots
     assert first["width"] > 300  # one column, full width
     assert second["y"] > first["y"]
     assert page.evaluate(NO_SIDEWAYS_SCROLL)
-    page.screenshot(path=screenshots / "phone-courses.png")
+    screenshot(page, "phone-courses.png")
 
     panel.get_by_role("link", name="Базы данных").tap()
     expect(page.get_by_role("heading", level=1)).to_have_text("Базы данных")

@@ -17,7 +17,7 @@ def taught_and_other_course(portal, token):
     return taught[0], other
 
 
-def test_teacher_adds_edits_and_deletes_a_material(page, portal, screenshots):
+def test_teacher_adds_edits_and_deletes_a_material(page, portal, screenshot):
     tokens = portal.login(*DEMO_TEACHER)
     course, other = taught_and_other_course(portal, tokens["access_token"])
     # Each test run has a fresh portal, and the test deletes what it adds.
@@ -37,7 +37,7 @@ def test_teacher_adds_edits_and_deletes_a_material(page, portal, screenshots):
     expect(dialog.get_by_text("Нужна ссылка, начинающаяся с http:// или https://.")).to_be_visible()
     expect(dialog.get_by_label("Ссылка на файл")).to_have_attribute("aria-invalid", "true")
     dialog.get_by_label("Ссылка на файл").fill("https://files.example.edu/test/solutions.pdf")
-    page.screenshot(path=screenshots / "teacher-editor.png")
+    screenshot(page, "teacher-editor.png")
     dialog.get_by_role("button", name="Добавить").click()
     expect(dialog).to_be_hidden()
     expect(toast(page, f"Материал «{title}» добавлен")).to_be_visible()
