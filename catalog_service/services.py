@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from service_kit import BadRequest, Forbidden, InvalidInput, NotFound
@@ -61,9 +61,10 @@ _READ_VERSION = select(_version_table.c.epoch, _version_table.c.version).where(
 )
 
 
-def catalog_version(session: Session) -> tuple[str, int] | None:
+def catalog_version(bind: Session | Connection) -> tuple[str, int] | None:
     """(epoch, version) of the catalog's data; None if the row is missing (then nothing caches)."""
-    row = session.connection().execute(_READ_VERSION).first()
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    row = connection.execute(_READ_VERSION).first()
     return (row.epoch, row.version) if row else None
 
 
