@@ -70,6 +70,12 @@ class Service:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.options, self.options_source = procfile_options(app_spec)
+        # BENCH_GUNICORN_CATALOG="--workers 3 --threads 4" (and so on per service) tries other
+        # settings; every figure states where its settings came from.
+        override_name = "BENCH_GUNICORN_" + app_spec.split("_service")[0].split(":")[0].upper()
+        if os.environ.get(override_name):
+            self.options = _without_replaced(shlex.split(os.environ[override_name]))
+            self.options_source = override_name
         self.env = {
             **os.environ,
             "LOG_LEVEL": "WARNING",  # request lines would make log I/O part of every figure
