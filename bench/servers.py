@@ -23,29 +23,44 @@ DEFAULT_GUNICORN_OPTIONS = ("--workers", "2", "--threads", "4")
 REPLACED_OPTIONS = {"--bind", "-b", "--log-level", "--access-logfile", "--error-logfile"}
 
 
-def procfile_options(app_spec: str, procfile: Path = PROCFILE) -> tuple[list[str], str]:
-    """The gunicorn options of the Procfile line serving `app_spec` (workers, threads, ...),
-    without the ones the benchmark sets itself; and where they came from."""
+def procfile_options(
+    app_spec: str, procfile: Path = PROCFILE
+) -> tuple[list[str], dict[str, str], str]:
+    """The gunicorn options of the Procfile line serving `app_spec` (config file, workers,
+    threads, ...) without the ones the benchmark sets itself, the environment assignments
+    before the command, and where they came from."""
     if procfile.exists():
         for line in procfile.read_text().splitlines():
             name, _, command = line.partition(":")
             words = shlex.split(command)
             if "gunicorn" not in words or app_spec not in words:
                 continue
-            options = words[words.index("gunicorn") + 1 :]
+            start = words.index("gunicorn")
+            env = dict(word.split("=", 1) for word in words[:start] if "=" in word)
+            options = words[start + 1 :]
             options.remove(app_spec)
-            return _without_replaced(options), f"Procfile ({name.strip()})"
-    return list(DEFAULT_GUNICORN_OPTIONS), "deploy/gunicorn.conf.py defaults"
+            return _without_replaced(options), env, f"Procfile ({name.strip()})"
+    return list(DEFAULT_GUNICORN_OPTIONS), {}, "deploy/gunicorn.conf.py defaults"
+
+
+def with_overrides(options: list[str], overrides: list[str]) -> list[str]:
+    """`options` with every option named in `overrides` replaced by the override's value."""
+    named = {item.split("=", 1)[0] for item in overrides if item.startswith("-")}
+    return _without(options, named) + overrides
 
 
 def _without_replaced(options: list[str]) -> list[str]:
+    return _without(options, REPLACED_OPTIONS)
+
+
+def _without(options: list[str], names: set[str]) -> list[str]:
     kept, skip = [], False
     for option in options:
         if skip:
             skip = False
             continue
         key = option.split("=", 1)[0]
-        if key in REPLACED_OPTIONS:
+        if key in names:
             skip = "=" not in option
             continue
         kept.append(option)
@@ -69,15 +84,21 @@ class Service:
         self.app_spec = app_spec
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.options, self.options_source = procfile_options(app_spec)
+        self.options, procfile_env, self.options_source = procfile_options(app_spec)
         # BENCH_GUNICORN_CATALOG="--workers 3 --threads 4" (and so on per service) tries other
         # settings; every figure states where its settings came from.
         override_name = "BENCH_GUNICORN_" + app_spec.split("_service")[0].split(":")[0].upper()
         if os.environ.get(override_name):
-            self.options = _without_replaced(shlex.split(os.environ[override_name]))
-            self.options_source = override_name
+            overrides = _without_replaced(shlex.split(os.environ[override_name]))
+            self.options = with_overrides(self.options, overrides)
+            self.options_source += f" + {override_name}"
+        if "PROMETHEUS_MULTIPROC_DIR" in procfile_env:
+            # Metrics as in production (files shared by the workers), in a directory of this
+            # process alone: gunicorn empties it at start.
+            procfile_env["PROMETHEUS_MULTIPROC_DIR"] = str(log_dir.parent / "metrics" / name)
         self.env = {
             **os.environ,
+            **procfile_env,
             "LOG_LEVEL": "WARNING",  # request lines would make log I/O part of every figure
             "PYTHONUNBUFFERED": "1",
             **env,

@@ -142,17 +142,36 @@ def test_runs_merge_into_exact_percentiles_and_rates():
 def test_gunicorn_options_come_from_the_procfile_line_of_the_service(tmp_path):
     procfile = tmp_path / "Procfile"
     procfile.write_text(
-        "catalog: gunicorn 'catalog_service:create_app()' --bind 127.0.0.1:8001 "
-        "--workers 3 --threads 5 --no-control-socket --access-logfile -\n"
+        "catalog: PROMETHEUS_MULTIPROC_DIR=var/metrics/catalog gunicorn -c deploy/g.conf.py "
+        "--bind 127.0.0.1:8001 --workers 3 --threads 5 --no-control-socket "
+        "--access-logfile - 'catalog_service:create_app()'\n"
     )
 
-    options, source = servers.procfile_options("catalog_service:create_app()", procfile)
-    missing, fallback = servers.procfile_options("gateway:create_app()", procfile)
+    options, env, source = servers.procfile_options("catalog_service:create_app()", procfile)
+    missing, no_env, fallback = servers.procfile_options("gateway:create_app()", procfile)
 
-    assert options == ["--workers", "3", "--threads", "5", "--no-control-socket"]
+    assert options == [
+        "-c",
+        "deploy/g.conf.py",
+        "--workers",
+        "3",
+        "--threads",
+        "5",
+        "--no-control-socket",
+    ]
+    assert env == {"PROMETHEUS_MULTIPROC_DIR": "var/metrics/catalog"}
     assert source == "Procfile (catalog)"
     assert missing == list(servers.DEFAULT_GUNICORN_OPTIONS)
+    assert no_env == {}
     assert "defaults" in fallback
+
+
+def test_overrides_replace_only_the_options_they_name():
+    options = ["-c", "conf.py", "--workers", "2", "--threads", "4", "--no-control-socket"]
+
+    result = servers.with_overrides(options, ["--workers", "3"])
+
+    assert result == ["-c", "conf.py", "--threads", "4", "--no-control-socket", "--workers", "3"]
 
 
 def row(scenario, via="direct", concurrency=16, rps=100.0, p50=1.0, p99=2.0, errors=0):
