@@ -15,6 +15,7 @@ import json
 import os
 import random
 import shutil
+import subprocess
 import sys
 import time
 import urllib.parse
@@ -470,6 +471,16 @@ def format_table(rows: list[Row], summary: dict) -> str:
 # --- main ----------------------------------------------------------------------------------
 
 
+def git_commit() -> str | None:
+    try:
+        completed = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True
+        )
+    except OSError:
+        return None
+    return completed.stdout.strip() or None
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -501,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     server_url = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_SERVER
     redis_url = os.environ.get("BENCH_REDIS_URL") or DEFAULT_REDIS
     clock = Stopwatch()
+    load_before = os.getloadavg()
     programs = tools.ensure_programs()
     shutil.rmtree(WORK_DIR, ignore_errors=True)
     (WORK_DIR / "lua").mkdir(parents=True)
@@ -529,6 +541,9 @@ def main(argv: list[str] | None = None) -> int:
         "wrk_threads": 1,
         "processes": {name: process.describe() for name, process in processes.items()},
         "cpu_count": os.cpu_count(),
+        # Other work on the machine moves the figures; the load average says how much there was.
+        "load_average_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+        "commit": git_commit(),
     }
     args.output.write_text(
         json.dumps({"rows": [row.as_json() for row in rows], "summary": summary}, indent=2,
