@@ -27,7 +27,7 @@ import requests
 from service_kit.config import REPO_ROOT
 from service_kit.migrations import upgrade
 
-from . import data, load, servers, tokens, tools
+from . import data, load, plans, servers, tokens, tools
 
 BENCH_DIR = REPO_ROOT / "bench"
 WORK_DIR = BENCH_DIR / "work"  # git-ignored: logs, Lua scripts, nginx prefix, key
@@ -534,6 +534,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         stop_processes(processes)
     summary = summarize(rows)
+    plans_file = WORK_DIR / "search_plans.txt"
+    summary["search_plans_200k"] = plans.explain_search(
+        prepared["urls"]["catalog_200k"], plans_file
+    )
+    clock.say(f"search plans on the 200k catalog (full plans in {plans_file}):")
+    for line in summary["search_plans_200k"]:
+        print(f"    {line}", flush=True)
     summary["settings"] = {
         "seconds_per_scenario": args.seconds,
         "warmup_seconds": args.warmup,

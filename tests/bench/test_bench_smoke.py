@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from bench import data, load, run, servers
+from bench import data, load, plans, run, servers
 from catalog_service import services
 from catalog_service.models import Course, CourseTeacher, Material
 from favorites_service.models import UserCourse
@@ -96,6 +96,22 @@ def test_favorites_generator_gives_each_user_distinct_courses_in_order(favorites
         assert [entry.position for entry in entries] == [0, 1, 2]
         assert len({entry.course_id for entry in entries}) == 3
         assert {entry.course_id for entry in entries} <= set(course_ids)
+
+
+def test_search_plans_explain_every_statement_the_catalog_sends(
+    database_backend, catalog_url, tmp_path
+):
+    if database_backend != "postgresql":
+        pytest.skip("EXPLAIN ANALYZE as written is PostgreSQL's")
+    data.load_catalog(catalog_url, TINY)
+
+    summaries = plans.explain_search(catalog_url, tmp_path / "plans.txt", ("анализ", "zz"))
+
+    assert [line.split(":")[0] for line in summaries] == ["'анализ'", "'zz'"]
+    assert all(" ms" in line for line in summaries)
+    written = (tmp_path / "plans.txt").read_text()
+    assert written.count("-- query") >= 2
+    assert "Execution Time" in written
 
 
 def test_bulk_insert_refuses_a_column_the_table_does_not_have(catalog_url):
