@@ -16,6 +16,7 @@ help:
 	@echo "make lint   ruff check + format check;  make fmt  format the code"
 	@echo "make check-deploy  validate docker-compose.yml and the k8s overlays offline"
 	@echo "make newman        run the Postman collection against the running portal"
+	@echo "make bench         load benchmark -> bench/results.json (PostgreSQL + Redis, ~3 min)"
 	@echo "make clean  remove the virtualenv, local databases and caches"
 
 $(STAMP): pyproject.toml
@@ -69,6 +70,10 @@ postman: setup
 # The Postman collection against the whole portal as real processes, on fresh databases.
 newman: setup
 	scripts/run-newman.sh
+
+# Load benchmark on PostgreSQL + Redis (installs wrk and nginx if missing; ~3 min).
+bench: setup
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info

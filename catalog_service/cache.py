@@ -208,9 +208,7 @@ def _serve(entry: CachedResponse, cache_control: str) -> Response:
 def _read_version() -> tuple[str, int] | None:
     """The catalog version, read outside any transaction: one round trip instead of BEGIN,
     SELECT and the ROLLBACK at teardown, and a cache hit never opens the request's session."""
-    engine = get_database().engine
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        return services.catalog_version(connection)
+    return get_database().read(services.catalog_version)
 
 
 def cached_response(view: Callable) -> Callable:

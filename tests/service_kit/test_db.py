@@ -1,0 +1,54 @@
+"""service_kit.db: the per-request session's engine and the pre-ping-free hot-path reads."""
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
+
+from service_kit.db import Database
+from service_kit.testing import empty_database
+
+
+@pytest.fixture
+def database(database_backend, tmp_path):
+    with empty_database(database_backend, tmp_path, "db") as url:
+        database = Database(url)
+        yield database
+        database.dispose()
+
+
+def select_one(connection) -> int:
+    return connection.execute(text("SELECT 1")).scalar_one()
+
+
+def test_read_runs_a_query_outside_a_transaction(database):
+    assert database.read(select_one) == 1
+    assert database.read(lambda c: c.in_transaction()) is False
+
+
+def test_read_survives_connections_the_server_dropped(database, database_backend):
+    if database_backend == "sqlite":
+        pytest.skip("SQLite has no server to drop connections")
+    assert database.read(select_one) == 1  # the pool now holds a live connection
+    admin = create_engine(database.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        dropped = connection.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+    admin.dispose()
+    assert dropped >= 1
+    assert database.read(select_one) == 1
+
+
+def test_read_does_not_retry_errors_that_are_not_disconnects(database):
+    calls = []
+
+    def broken(connection):
+        calls.append(1)
+        return connection.execute(text("SELECT * FROM no_such_table"))
+
+    with pytest.raises(DBAPIError):
+        database.read(broken)
+    assert len(calls) == 1
