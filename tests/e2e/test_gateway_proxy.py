@@ -4,6 +4,7 @@
 http.client and look at the bytes the gateway actually sends and receives.
 """
 
+import contextlib
 import gzip
 import hashlib
 import http.client
@@ -509,6 +510,44 @@ def test_slow_upstream_is_a_json_504_after_the_read_timeout(gateway):
     elapsed = time.monotonic() - started
     assert_error(response, content, 504)
     assert READ_TIMEOUT * 0.9 <= elapsed < READ_TIMEOUT + 1.5
+
+
+@pytest.fixture
+def unanswered_listener():
+    """A loopback port whose accept queue is full: connecting to it hangs, as to a dead host."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}"
+    for sock in (*fillers, listener):
+        sock.close()
+
+
+def test_upstream_that_never_accepts_is_a_json_504_after_the_connect_timeout(
+    issuer, upstream, raw_upstream, unanswered_listener
+):
+    env = {
+        **gateway_env(issuer, upstream, raw_upstream),
+        "CATALOG_URL": unanswered_listener,
+        "GATEWAY_UPSTREAM_CONNECT_TIMEOUT": "0.3",
+        "GATEWAY_UPSTREAM_READ_TIMEOUT": "5",  # so only the connect timeout can end it
+    }
+    with ServerProcess("gateway:create_app()", env, workers=1, threads=2) as gateway:
+        started = time.monotonic()
+        response, content = request(gateway, "GET", "/api/courses")
+        elapsed = time.monotonic() - started
+    body = assert_error(response, content, 504)
+    assert "catalog" in body["message"]
+    assert 0.25 <= elapsed < 2
 
 
 def test_gateway_keeps_answering_after_an_upstream_timeout(gateway):
