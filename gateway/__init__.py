@@ -6,7 +6,6 @@ from flask import Flask
 from service_kit import create_service_app
 from service_kit.auth import InvalidToken, TokenVerifier, bearer_token, init_auth
 
-from .config import gateway_env_config
 from .docs import init_docs
 from .pages import pages
 from .proxy import ApiProxy
@@ -19,7 +18,7 @@ def create_app(config: dict | None = None) -> Flask:
     app, _api = create_service_app(
         "gateway",
         __name__,
-        {**gateway_env_config(), **(config or {})},
+        config,
         title="Course portal gateway",
         database=False,
     )

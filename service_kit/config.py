@@ -55,5 +55,22 @@ def env_config(service: str) -> dict:
         "JWT_GENERATE_MISSING_KEY": not env("JWT_PRIVATE_KEY_FILE"),
         # catalog: "off" renders every answer afresh (ETags and 304s stay), to measure the cache.
         "CATALOG_CACHE": env("CATALOG_CACHE") or "on",
+        # gateway: seconds to connect to a service, and for each read from it (then 504).
+        "GATEWAY_UPSTREAM_CONNECT_TIMEOUT": seconds("GATEWAY_UPSTREAM_CONNECT_TIMEOUT", 2.0),
+        "GATEWAY_UPSTREAM_READ_TIMEOUT": seconds("GATEWAY_UPSTREAM_READ_TIMEOUT", 10.0),
         "MAX_CONTENT_LENGTH": MiB,
     }
+
+
+def seconds(name: str, default: float) -> float:
+    """A duration from the environment; a value that is not one stops the start-up, clearly."""
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as error:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from error
+    if not 0 < value <= 3600:
+        raise ValueError(f"{name} must be between 0 and 3600 seconds, got {raw!r}")
+    return value

@@ -89,9 +89,6 @@ def variables(monkeypatch_module) -> set[str]:
     monkeypatch_module.setattr(os, "environ", recorder)
     for service in PACKAGES:
         env_config(service)
-    from gateway.config import gateway_env_config
-
-    gateway_env_config()
     runpy.run_path(str(GUNICORN_CONFIG))
     monkeypatch_module.undo()
     names |= recorder.names
