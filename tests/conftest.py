@@ -2,7 +2,7 @@
 
 import pytest
 
-from service_kit.testing import TokenIssuer, database_backends
+from service_kit.testing import TokenIssuer, database_backends, empty_database
 
 
 @pytest.fixture(scope="session", params=database_backends())
@@ -16,3 +16,10 @@ def token_issuer():
     """Signs real RS256 access tokens; its JWKS is served over HTTP on a free port."""
     with TokenIssuer() as issuer:
         yield issuer
+
+
+@pytest.fixture
+def empty_database_url(database_backend, tmp_path, request):
+    """A new, empty database on the test's backend, dropped afterwards."""
+    with empty_database(database_backend, tmp_path, request.module.__name__.split(".")[-1]) as url:
+        yield url

@@ -1,30 +1,23 @@
 """The Alembic history builds exactly the schema the models describe, with DESIGN §4's roles."""
 
-import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect, select
 
 from auth_service.models import Base, Permission, Role, role_permissions
 from service_kit.migrations import alembic_config
-from service_kit.testing import empty_database, schema_differences
+from service_kit.testing import schema_differences
 
 VERSION_TABLE = "alembic_version_auth_service"
 
 
-@pytest.fixture
-def empty_url(database_backend, tmp_path):
-    with empty_database(database_backend, tmp_path, "auth_migrations") as url:
-        yield url
+def test_upgrade_head_matches_the_models(empty_database_url):
+    command.upgrade(alembic_config("auth_service", empty_database_url), "head")
+    assert schema_differences("auth_service", Base.metadata, empty_database_url) == []
 
 
-def test_upgrade_head_matches_the_models(empty_url):
-    command.upgrade(alembic_config("auth_service", empty_url), "head")
-    assert schema_differences("auth_service", Base.metadata, empty_url) == []
-
-
-def test_upgrade_seeds_the_roles_and_their_permissions(empty_url):
-    command.upgrade(alembic_config("auth_service", empty_url), "head")
-    engine = create_engine(empty_url)
+def test_upgrade_seeds_the_roles_and_their_permissions(empty_database_url):
+    command.upgrade(alembic_config("auth_service", empty_database_url), "head")
+    engine = create_engine(empty_database_url)
     try:
         with engine.connect() as connection:
             rows = connection.execute(
@@ -50,11 +43,11 @@ def test_upgrade_seeds_the_roles_and_their_permissions(empty_url):
     }
 
 
-def test_downgrade_to_base_removes_every_table(empty_url):
-    config = alembic_config("auth_service", empty_url)
+def test_downgrade_to_base_removes_every_table(empty_database_url):
+    config = alembic_config("auth_service", empty_database_url)
     command.upgrade(config, "head")
     command.downgrade(config, "base")
-    engine = create_engine(empty_url)
+    engine = create_engine(empty_database_url)
     try:
         assert set(inspect(engine).get_table_names()) <= {VERSION_TABLE}
     finally:

@@ -1,6 +1,5 @@
 """The Alembic history builds exactly the schema the models describe, on both backends."""
 
-import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect, select, text
 
@@ -11,20 +10,14 @@ from service_kit.testing import empty_database, schema_differences
 VERSION_TABLE = "alembic_version_catalog_service"
 
 
-@pytest.fixture
-def empty_url(database_backend, tmp_path):
-    with empty_database(database_backend, tmp_path, "catalog_migrations") as url:
-        yield url
+def test_upgrade_head_matches_the_models(empty_database_url):
+    command.upgrade(alembic_config("catalog_service", empty_database_url), "head")
+    assert schema_differences("catalog_service", Base.metadata, empty_database_url) == []
 
 
-def test_upgrade_head_matches_the_models(empty_url):
-    command.upgrade(alembic_config("catalog_service", empty_url), "head")
-    assert schema_differences("catalog_service", Base.metadata, empty_url) == []
-
-
-def test_upgrade_seeds_reference_rows_and_search_index(empty_url):
-    command.upgrade(alembic_config("catalog_service", empty_url), "head")
-    engine = create_engine(empty_url)
+def test_upgrade_seeds_reference_rows_and_search_index(empty_database_url):
+    command.upgrade(alembic_config("catalog_service", empty_database_url), "head")
+    engine = create_engine(empty_database_url)
     try:
         with engine.connect() as connection:
             types = connection.execute(
@@ -66,10 +59,10 @@ def test_each_database_gets_its_own_cache_epoch(database_backend, tmp_path):
     assert len(epochs) == 2
 
 
-def test_search_name_is_filled_for_courses_created_before_it_existed(empty_url):
-    config = alembic_config("catalog_service", empty_url)
+def test_search_name_is_filled_for_courses_created_before_it_existed(empty_database_url):
+    config = alembic_config("catalog_service", empty_database_url)
     command.upgrade(config, "0001")
-    engine = create_engine(empty_url)
+    engine = create_engine(empty_database_url)
     try:
         with engine.begin() as connection:
             connection.execute(
@@ -87,11 +80,11 @@ def test_search_name_is_filled_for_courses_created_before_it_existed(empty_url):
         engine.dispose()
 
 
-def test_downgrade_to_base_removes_every_table(empty_url):
-    config = alembic_config("catalog_service", empty_url)
+def test_downgrade_to_base_removes_every_table(empty_database_url):
+    config = alembic_config("catalog_service", empty_database_url)
     command.upgrade(config, "head")
     command.downgrade(config, "base")
-    engine = create_engine(empty_url)
+    engine = create_engine(empty_database_url)
     try:
         assert set(inspect(engine).get_table_names()) <= {VERSION_TABLE}
     finally:
