@@ -6,6 +6,7 @@ from flask.views import MethodView
 from service_kit import get_session
 from service_kit.api import Blueprint
 from service_kit.auth import current_principal, require_auth, require_permission
+from service_kit.permissions import USERS_ADMIN
 
 from . import services
 from .schemas import (
@@ -113,7 +114,7 @@ class Me(MethodView):
 
 @blp.route("/users")
 class Users(MethodView):
-    @require_permission("users:admin")
+    @require_permission(USERS_ADMIN)
     @blp.arguments(UserQueryArgsSchema, **QUERY)
     @blp.response(200, UserSchema(many=True), headers=PAGINATION_HEADER)
     def get(self, args):
@@ -125,7 +126,7 @@ class Users(MethodView):
 
 @blp.route("/users/<id:user_id>")
 class UserById(MethodView):
-    @require_permission("users:admin")
+    @require_permission(USERS_ADMIN)
     @blp.arguments(UserUpdateSchema)
     @blp.response(200, UserSchema)
     @blp.alt_response(404, description="No such user")

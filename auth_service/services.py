@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from service_kit import Conflict, InvalidInput, NotFound, Unauthorized
 from service_kit.db import utcnow
+from service_kit.permissions import USERS_ADMIN
 from service_kit.text import fold
 
 from .keys import SigningKeys
@@ -276,7 +277,7 @@ def update_user(session: Session, actor_id: int, user_id: int, changes: dict[str
     user = get_user(session, user_id)
     role = _role(session, changes["role"]) if "role" in changes else user.role
     is_active = changes.get("is_active", user.is_active)
-    if user.id == actor_id and (not is_active or "users:admin" not in role.permission_names):
+    if user.id == actor_id and (not is_active or USERS_ADMIN not in role.permission_names):
         raise Conflict("You cannot deactivate yourself or take away your own admin rights.")
     user.role = role
     if user.is_active and not is_active:

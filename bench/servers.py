@@ -14,7 +14,7 @@ from pathlib import Path
 import requests
 
 from service_kit.config import REPO_ROOT
-from service_kit.testing import free_port
+from tests.support.processes import free_port
 
 PROCFILE = REPO_ROOT / "Procfile"
 # deploy/gunicorn.conf.py's defaults, for a service the Procfile does not list (yet).

@@ -7,6 +7,7 @@ from flask.views import MethodView
 from service_kit import get_session
 from service_kit.api import Blueprint
 from service_kit.auth import current_principal, require_auth, require_permission
+from service_kit.permissions import COURSES_ADMIN, MATERIALS_WRITE
 from service_kit.routing import MAX_USER_ID
 
 from . import services
@@ -70,7 +71,7 @@ class Courses(MethodView):
             return result.items, pagination_header(result)
         return result
 
-    @require_permission(services.ADMIN_PERMISSION)
+    @require_permission(COURSES_ADMIN)
     @blp.arguments(CourseCreateSchema)
     @blp.response(201, CourseDetailsSchema)
     def post(self, course):
@@ -106,7 +107,7 @@ class CourseById(MethodView):
         """One active course with its teachers and material counts."""
         return services.get_course(get_session(), course_id)
 
-    @require_permission(services.ADMIN_PERMISSION)
+    @require_permission(COURSES_ADMIN)
     @blp.arguments(CourseUpdateSchema)
     @blp.response(200, CourseDetailsSchema)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -117,14 +118,14 @@ class CourseById(MethodView):
 
 @blp.route(f"/courses/{COURSE_ID}/teachers/{USER_ID}")
 class CourseTeacher(MethodView):
-    @require_permission(services.ADMIN_PERMISSION)
+    @require_permission(COURSES_ADMIN)
     @blp.response(200, CourseDetailsSchema)
     @blp.alt_response(404, response="NOT_FOUND")
     def put(self, course_id, user_id):
         """Assign a teacher to a course (admin)."""
         return services.assign_teacher(get_session(), course_id, user_id)
 
-    @require_permission(services.ADMIN_PERMISSION)
+    @require_permission(COURSES_ADMIN)
     @blp.response(204)
     @blp.alt_response(404, response="NOT_FOUND")
     def delete(self, course_id, user_id):
@@ -152,7 +153,7 @@ class Materials(MethodView):
         """A course's materials by type, then lesson number; `type` filters."""
         return services.list_materials(get_session(), course_id, args.get("type"))
 
-    @require_permission(services.MATERIALS_PERMISSION)
+    @require_permission(MATERIALS_WRITE)
     @blp.arguments(MaterialCreateSchema)
     @blp.response(201, MaterialSchema)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -170,7 +171,7 @@ class MaterialById(MethodView):
         """One material of a course."""
         return services.get_material(get_session(), course_id, material_id)
 
-    @require_permission(services.MATERIALS_PERMISSION)
+    @require_permission(MATERIALS_WRITE)
     @blp.arguments(MaterialUpdateSchema)
     @blp.response(200, MaterialSchema)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -180,7 +181,7 @@ class MaterialById(MethodView):
             get_session(), current_principal(), course_id, material_id, changes
         )
 
-    @require_permission(services.MATERIALS_PERMISSION)
+    @require_permission(MATERIALS_WRITE)
     @blp.response(204)
     @blp.alt_response(404, response="NOT_FOUND")
     def delete(self, course_id, material_id):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, contains_eager
 from service_kit import BadRequest, Forbidden, InvalidInput, NotFound
 from service_kit.auth import Principal
 from service_kit.db import utcnow
+from service_kit.permissions import COURSES_ADMIN, MATERIALS_WRITE
 from service_kit.text import LIKE_ESCAPE, escape_like, fold
 
 from .models import (
@@ -34,9 +35,6 @@ SEARCH_LIMIT_MAX = 100
 IDS_MAX = 100
 PAGE_SIZE_DEFAULT = 20
 PAGE_SIZE_MAX = 100
-
-ADMIN_PERMISSION = "courses:admin"
-MATERIALS_PERMISSION = "materials:write"
 
 
 # --- search text ---------------------------------------------------------------------------
@@ -377,8 +375,8 @@ def _check_user_id(user_id: int) -> None:
 
 def _editable_course(session: Session, editor: Principal, course_id: int) -> Course:
     """The active course if `editor` may change its materials: an admin, or a teacher of it."""
-    is_admin = editor.has(ADMIN_PERMISSION)
-    if not (is_admin or editor.has(MATERIALS_PERMISSION)):
+    is_admin = editor.has(COURSES_ADMIN)
+    if not (is_admin or editor.has(MATERIALS_WRITE)):
         raise Forbidden("Only teachers and admins can change materials.")
     course = _course(session, course_id)
     if not is_admin and session.get(CourseTeacher, (course.id, editor.user_id)) is None:

@@ -5,6 +5,7 @@ from flask.views import MethodView
 from service_kit import get_session
 from service_kit.api import Blueprint
 from service_kit.auth import current_principal, require_auth, require_permission
+from service_kit.permissions import FAVORITES_WRITE
 
 from . import services
 from .catalog import get_catalog
@@ -49,7 +50,7 @@ class Favorites(MethodView):
         user_id = current_principal().user_id
         return _sider_response(services.list_favorites(get_session(), get_catalog(), user_id))
 
-    @require_permission("favorites:write")
+    @require_permission(FAVORITES_WRITE)
     @blp.arguments(FavoriteCreateSchema)
     @blp.response(201, FavoriteSchema, description="Added at the end of the Sider")
     @blp.alt_response(200, schema=FavoriteSchema, description="It was already a favourite")
@@ -67,7 +68,7 @@ class Favorites(MethodView):
 
 @blp.route("/<id:course_id>")
 class FavoriteCourse(MethodView):
-    @require_permission("favorites:write")
+    @require_permission(FAVORITES_WRITE)
     @blp.response(204)
     def delete(self, course_id):
         """Remove a course from the caller's favourites (also fine when it is not there)."""
@@ -76,7 +77,7 @@ class FavoriteCourse(MethodView):
 
 @blp.route("/order")
 class FavoriteOrder(MethodView):
-    @require_permission("favorites:write")
+    @require_permission(FAVORITES_WRITE)
     @blp.arguments(FavoriteOrderSchema)
     @blp.response(200, FavoriteSchema(many=True), headers=CATALOG_STATUS_DOC)
     def put(self, body):

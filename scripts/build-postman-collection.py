@@ -148,7 +148,7 @@ const me = pm.response.json();
 pm.test('the student, with the student permissions', () => {
   pm.expect(me.id).to.eql(v('studentId'));
   pm.expect(me.role).to.eql('student');
-  pm.expect(me.permissions).to.include.members(['courses:read', 'favorites:write']);
+  pm.expect(me.permissions).to.include.members(['favorites:write']);
   pm.expect(me.permissions).to.not.include('materials:write');
 });
 """,

@@ -2,7 +2,8 @@
 
 import pytest
 
-from service_kit.testing import TokenIssuer, database_backends, empty_database
+from tests.support.databases import database_backends, empty_database
+from tests.support.tokens import TokenIssuer
 
 
 @pytest.fixture(scope="session", params=database_backends())

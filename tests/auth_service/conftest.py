@@ -21,7 +21,8 @@ from auth_service.throttle import (
     RedisFailureStore,
 )
 from service_kit.auth import TokenVerifier
-from service_kit.testing import TokenIssuer, clear_tables, migrated_database
+from tests.support.databases import clear_tables, migrated_database
+from tests.support.tokens import TokenIssuer
 
 REFERENCE_TABLES = ("roles", "permissions", "role_permissions")
 # The lowest argon2id cost: the tests check behaviour, not the cost (deployments use OWASP's).

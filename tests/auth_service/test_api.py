@@ -8,7 +8,8 @@ import pytest
 
 from auth_service import create_app
 from auth_service.throttle import LoginLimits
-from service_kit.testing import TokenIssuer, free_port
+from tests.support.processes import free_port
+from tests.support.tokens import TokenIssuer
 
 PASSWORD = "correct-horse"
 
@@ -286,7 +287,7 @@ def test_me_describes_the_caller(client, tokens):
     body = response.json
     assert body["email"] == "ann@example.edu"
     assert body["role"] == "student"
-    assert body["permissions"] == ["courses:read", "favorites:write"]
+    assert body["permissions"] == ["favorites:write"]
 
 
 def test_me_without_a_token_is_401(client):

@@ -11,7 +11,7 @@ from bench import data, load, plans, run, servers
 from catalog_service import services
 from catalog_service.models import Course, CourseTeacher, Material
 from favorites_service.models import UserCourse
-from service_kit.testing import migrated_database
+from tests.support.databases import migrated_database
 
 TINY = data.Scale(courses=40, users=7, favorites_per_user=3)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from service_kit.config import REPO_ROOT
-from service_kit.testing import database_backends
 from tests.browser.system import PortalSystem
+from tests.support.databases import database_backends
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

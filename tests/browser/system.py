@@ -15,7 +15,8 @@ from pathlib import Path
 import requests
 
 from service_kit.config import REPO_ROOT
-from service_kit.testing import ServerProcess, migrated_database
+from tests.support.databases import migrated_database
+from tests.support.processes import ServerProcess
 
 DEMO_STUDENT = ("student@example.edu", "student-demo-1")
 DEMO_TEACHER = ("teacher@example.edu", "teacher-demo-1")

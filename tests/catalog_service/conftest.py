@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from catalog_service import create_app, services
 from catalog_service.models import Base, CatalogVersion
 from service_kit.auth import Principal
-from service_kit.testing import ROLE_PERMISSIONS, clear_tables, migrated_database
+from service_kit.permissions import ROLE_PERMISSIONS
+from tests.support.databases import clear_tables, migrated_database
 
 REFERENCE_TABLES = ("material_types", "catalog_version")
 

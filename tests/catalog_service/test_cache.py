@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, update
 from catalog_service import create_app, services
 from catalog_service.cache import CachedResponse, MemoryStore, RedisStore
 from catalog_service.models import CatalogVersion, Course
-from service_kit.testing import free_port
+from tests.support.processes import free_port
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 

@@ -12,7 +12,7 @@ from catalog_service import services
 from catalog_service.demo_data import DEMO_TEACHER_COURSES
 from catalog_service.models import Course, Material
 from service_kit.config import REPO_ROOT
-from service_kit.testing import empty_database
+from tests.support.databases import empty_database
 
 
 def run(url: str, *args: str, **env: str) -> str:

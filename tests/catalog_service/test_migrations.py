@@ -5,7 +5,7 @@ from sqlalchemy import create_engine, inspect, select, text
 
 from catalog_service.models import Base, CatalogVersion, MaterialType
 from service_kit.migrations import alembic_config
-from service_kit.testing import empty_database, schema_differences
+from tests.support.databases import empty_database, schema_differences
 
 VERSION_TABLE = "alembic_version_catalog_service"
 

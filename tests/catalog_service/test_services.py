@@ -8,7 +8,7 @@ from catalog_service.demo_data import DEMO_TEACHER_COURSES, demo_courses
 from catalog_service.models import MAX_ID, Course
 from service_kit import BadRequest, Forbidden, InvalidInput, NotFound
 from service_kit.auth import Principal
-from service_kit.testing import ROLE_PERMISSIONS
+from service_kit.permissions import ROLE_PERMISSIONS
 from service_kit.text import fold
 
 from .conftest import ADMIN

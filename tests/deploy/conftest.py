@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from service_kit.config import REPO_ROOT
-from service_kit.testing import ServerProcess
+from tests.support.processes import ServerProcess
 
 GUNICORN_CONFIG = REPO_ROOT / "deploy" / "gunicorn.conf.py"
 VENV_BIN = Path(sys.executable).parent

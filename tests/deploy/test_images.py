@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from service_kit.config import REPO_ROOT
-from service_kit.testing import TokenIssuer
+from tests.support.tokens import TokenIssuer
 
 from .conftest import Gunicorn
 from .test_deploy_config import PACKAGES, _final_stage

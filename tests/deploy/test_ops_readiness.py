@@ -12,7 +12,7 @@ import requests
 from sqlalchemy.engine import make_url
 
 from service_kit.config import normalize_database_url
-from service_kit.testing import free_port
+from tests.support.processes import free_port
 
 from .conftest import Gunicorn
 

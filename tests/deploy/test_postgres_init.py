@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, text
 
 from service_kit.config import REPO_ROOT
 from service_kit.migrations import upgrade
-from service_kit.testing import free_port
+from tests.support.processes import free_port
 
 INIT_SCRIPT = REPO_ROOT / "k8s" / "overlays" / "dev" / "postgres" / "init-databases.sh"
 PASSWORDS = {"catalog": "c'at\"alog pw", "favorites": "fav-pw", "auth": "auth pw%"}

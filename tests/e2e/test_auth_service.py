@@ -16,7 +16,9 @@ from auth_service.keys import create_key_file
 from auth_service.models import Base
 from service_kit.auth import TokenVerifier
 from service_kit.config import REPO_ROOT
-from service_kit.testing import ServerProcess, TokenIssuer, clear_tables, migrated_database
+from tests.support.databases import clear_tables, migrated_database
+from tests.support.processes import ServerProcess
+from tests.support.tokens import TokenIssuer
 
 pytestmark = pytest.mark.e2e
 
@@ -105,7 +107,7 @@ def test_register_login_me(url):
     assert body.status_code == 200
     assert body.json()["email"] == email
     assert body.json()["full_name"] == "Иван Петров"
-    assert body.json()["permissions"] == ["courses:read", "favorites:write"]
+    assert body.json()["permissions"] == ["favorites:write"]
 
 
 def test_its_tokens_pass_the_verifier_every_service_uses(url):

@@ -18,13 +18,9 @@ from sqlalchemy import create_engine, text
 
 from favorites_service.models import Base
 from service_kit.config import REPO_ROOT, normalize_database_url
-from service_kit.testing import (
-    ServerProcess,
-    TokenIssuer,
-    clear_tables,
-    free_port,
-    migrated_database,
-)
+from tests.support.databases import clear_tables, migrated_database
+from tests.support.processes import ServerProcess, free_port
+from tests.support.tokens import TokenIssuer
 
 pytestmark = pytest.mark.e2e
 

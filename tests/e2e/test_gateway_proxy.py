@@ -17,7 +17,8 @@ import uuid
 
 import pytest
 
-from service_kit.testing import ServerProcess, TokenIssuer, free_port
+from tests.support.processes import ServerProcess, free_port
+from tests.support.tokens import TokenIssuer
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,8 @@ import requests
 
 from auth_service.keys import create_key_file
 from service_kit.config import REPO_ROOT
-from service_kit.testing import ServerProcess, free_port, migrated_database
+from tests.support.databases import migrated_database
+from tests.support.processes import ServerProcess, free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 from favorites_service import create_app
 from favorites_service.models import Base
 from service_kit.db import make_engine
-from service_kit.testing import ServerProcess, TokenIssuer, clear_tables, migrated_database
+from tests.support.databases import clear_tables, migrated_database
+from tests.support.processes import ServerProcess
+from tests.support.tokens import TokenIssuer
 
 
 @pytest.fixture(scope="session")

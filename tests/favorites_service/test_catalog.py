@@ -4,7 +4,7 @@ import pytest
 
 from favorites_service.catalog import Catalog
 from service_kit import UpstreamUnavailable
-from service_kit.testing import free_port
+from tests.support.processes import free_port
 
 
 def test_active_courses_by_id_from_the_real_catalog(catalog, courses):

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from favorites_service import services
 from favorites_service.models import UserCourse
 from service_kit import Conflict, InvalidInput
-from service_kit.testing import schema_differences
+from tests.support.databases import schema_differences
 
 
 def stored(session: Session, user_id: int) -> list[tuple[int, int]]:

@@ -3,7 +3,8 @@
 import pytest
 
 from gateway import create_app
-from service_kit.testing import TokenIssuer, free_port
+from tests.support.processes import free_port
+from tests.support.tokens import TokenIssuer
 
 
 @pytest.fixture(scope="session")

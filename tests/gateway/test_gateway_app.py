@@ -3,7 +3,7 @@
 import pytest
 
 from gateway import create_app
-from service_kit.testing import free_port
+from tests.support.processes import free_port
 
 
 def assert_json_error(response, status):

@@ -5,7 +5,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from service_kit.db import Database
-from service_kit.testing import empty_database
+from tests.support.databases import empty_database
 
 
 @pytest.fixture

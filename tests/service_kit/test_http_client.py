@@ -9,7 +9,7 @@ import pytest
 
 from service_kit import UpstreamUnavailable
 from service_kit.http_client import ServiceClient
-from service_kit.testing import free_port
+from tests.support.processes import free_port
 
 
 class Upstream(BaseHTTPRequestHandler):

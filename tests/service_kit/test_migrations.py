@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import create_engine, inspect
 
 from service_kit.migrations import upgrade
-from service_kit.testing import empty_database
+from tests.support.databases import empty_database
 
 
 def test_concurrent_migrations_of_one_database_all_succeed(database_backend, tmp_path):
