@@ -8,6 +8,7 @@ from service_kit.auth import TokenVerifier, init_auth
 from service_kit.errors import error_response
 from service_kit.health import add_readiness_check
 
+from . import settings
 from .keys import SigningKeys
 from .passwords import PasswordHasher
 from .routes import blp, jwks_blp
@@ -23,7 +24,9 @@ from .throttle import (
 
 
 def create_app(config: dict | None = None) -> Flask:
-    app, api = create_service_app("auth", __name__, config, title="Auth")
+    app, api = create_service_app(
+        "auth", __name__, config, title="Auth", settings=settings.from_environment
+    )
     # Tests lower the argon2 cost through here; deployments keep OWASP's parameters.
     app.config.setdefault("PASSWORD_HASH_PARAMETERS", {})
     app.config.setdefault("LOGIN_LIMITS", LoginLimits())

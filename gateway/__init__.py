@@ -6,6 +6,7 @@ from flask import Flask
 from service_kit import create_service_app
 from service_kit.auth import InvalidToken, TokenVerifier, bearer_token, init_auth
 
+from . import settings
 from .docs import init_docs
 from .pages import pages
 from .proxy import ApiProxy
@@ -20,6 +21,7 @@ def create_app(config: dict | None = None) -> Flask:
         __name__,
         config,
         title="Course portal gateway",
+        settings=settings.from_environment,
         database=False,
     )
     routes = RouteTable(ROUTES)

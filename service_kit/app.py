@@ -1,5 +1,7 @@
 """The app factory every service builds on: config, logging, database, health, docs, errors."""
 
+from collections.abc import Callable
+
 from flask import Flask
 from flask_smorest import Api
 
@@ -18,11 +20,17 @@ def create_service_app(
     config: dict | None = None,
     *,
     title: str,
+    settings: Callable[[], dict] | None = None,
     database: bool = True,
 ) -> tuple[Flask, Api]:
-    """Build a Flask app with everything services share; the caller adds its blueprints."""
+    """Build a Flask app with everything services share; the caller adds its blueprints.
+
+    The config is layered: the shared keys, then the service's own `settings()` (read from the
+    environment by its package), then `config` (tests and callers override anything).
+    """
     app = Flask(import_name)
     app.config.update(env_config(service))
+    app.config.update(settings() if settings else {})
     app.config.update(
         API_TITLE=title,
         API_VERSION="1.0",

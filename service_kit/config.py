@@ -1,7 +1,8 @@
 """Configuration from environment variables (12-factor), with local defaults.
 
-Every variable a service reads is named here, so `.env.example`, docker-compose and the
-Kubernetes ConfigMap can be checked against one list.
+The keys every service shares are read here; a service's own keys are read by its package's
+`settings.from_environment()` and merged by `create_service_app`. A test gathers the names from
+both, so `.env.example`, docker-compose and the Kubernetes ConfigMap are checked against one list.
 """
 
 import os
@@ -32,7 +33,7 @@ def sqlite_url(service: str) -> str:
 
 
 def env_config(service: str) -> dict:
-    """The Flask config of one service, read from the environment."""
+    """The shared part of one service's Flask config, read from the environment."""
     env = os.environ.get
     local = "http://127.0.0.1:{}".format
     return {
@@ -48,16 +49,6 @@ def env_config(service: str) -> dict:
         "JWT_AUDIENCE": env("JWT_AUDIENCE") or "course-portal",
         "JWT_PRIVATE_KEY_FILE": env("JWT_PRIVATE_KEY_FILE") or str(var_dir() / "jwt-private.pem"),
         "LOG_LEVEL": env("LOG_LEVEL") or "INFO",
-        # auth: addresses whose X-Forwarded-For is believed (the gateway). Comma-separated, CIDR ok.
-        "TRUSTED_PROXIES": env("TRUSTED_PROXIES") or "127.0.0.1,::1",
-        # auth: a missing key file is generated only for local development (no
-        # JWT_PRIVATE_KEY_FILE set); a deployment's missing secret must fail, not fork new keys.
-        "JWT_GENERATE_MISSING_KEY": not env("JWT_PRIVATE_KEY_FILE"),
-        # catalog: "off" renders every answer afresh (ETags and 304s stay), to measure the cache.
-        "CATALOG_CACHE": env("CATALOG_CACHE") or "on",
-        # gateway: seconds to connect to a service, and for each read from it (then 504).
-        "GATEWAY_UPSTREAM_CONNECT_TIMEOUT": seconds("GATEWAY_UPSTREAM_CONNECT_TIMEOUT", 2.0),
-        "GATEWAY_UPSTREAM_READ_TIMEOUT": seconds("GATEWAY_UPSTREAM_READ_TIMEOUT", 10.0),
         "MAX_CONTENT_LENGTH": MiB,
     }
 

@@ -2,6 +2,7 @@
 is configured everywhere, ports and probe paths are the code's, and every workload is locked
 down the same way."""
 
+import importlib
 import os
 import re
 import runpy
@@ -74,8 +75,7 @@ def _source_files() -> list[Path]:
     files = [GUNICORN_CONFIG]
     for package in ("service_kit", *PACKAGES.values()):
         files += (REPO_ROOT / package).rglob("*.py")
-    # Test helpers read TEST_DATABASE_URL & co.; they never run in a deployment.
-    return [path for path in files if path.name != "testing.py" and "migrations" not in path.parts]
+    return [path for path in files if "migrations" not in path.parts]
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +87,11 @@ def variables(monkeypatch_module) -> set[str]:
         names |= set(_DIRECT_READ.findall(path.read_text()))
     recorder = RecordingEnviron()
     monkeypatch_module.setattr(os, "environ", recorder)
-    for service in PACKAGES:
+    for service, package in PACKAGES.items():
         env_config(service)
+        settings = REPO_ROOT / package / "settings.py"
+        if settings.exists():
+            importlib.import_module(f"{package}.settings").from_environment()
     runpy.run_path(str(GUNICORN_CONFIG))
     monkeypatch_module.undo()
     names |= recorder.names
