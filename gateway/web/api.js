@@ -224,12 +224,12 @@ export const api = {
     request("DELETE", `/api/courses/${courseId}/materials/${materialId}`, { auth: true }),
   teacherCourses: () => request("GET", "/api/teacher/courses", { auth: true }),
 
-  favourites: () => request("GET", "/api/user/courses", { auth: true }),
-  addFavourite: (courseId) =>
+  favorites: () => request("GET", "/api/user/courses", { auth: true }),
+  addFavorite: (courseId) =>
     request("POST", "/api/user/courses", { body: { course_id: courseId }, auth: true }),
-  removeFavourite: (courseId) =>
+  removeFavorite: (courseId) =>
     request("DELETE", `/api/user/courses/${courseId}`, { auth: true }),
-  reorderFavourites: (courseIds) =>
+  reorderFavorites: (courseIds) =>
     request("PUT", "/api/user/courses/order", { body: { course_ids: courseIds }, auth: true }),
 
   login: (email, password) => request("POST", "/api/auth/login", { body: { email, password } }),

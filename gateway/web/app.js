@@ -5,7 +5,7 @@ import { logout, restoreSession } from "./auth.js";
 import { initCatalog, loadCatalog } from "./catalog.js";
 import { requestLogin } from "./dialogs.js";
 import { h, replaceChildren } from "./dom.js";
-import { loadFavourites } from "./favourites.js";
+import { loadFavorites } from "./favorites.js";
 import { parseRoute } from "./router.js";
 import { initSider, setCurrentCourse } from "./sider.js";
 import { emit, on, state } from "./state.js";
@@ -118,7 +118,7 @@ async function start() {
 
   on("user", () => {
     renderAccount();
-    loadFavourites();
+    loadFavorites();
     // Edit controls depend on who is logged in.
     if (currentRoute?.name === "course") renderRoute({ reuse: true });
     else if (currentRoute?.name === "material") renderRoute();

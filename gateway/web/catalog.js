@@ -3,7 +3,7 @@
 
 import { api } from "./api.js";
 import { errorBox, h, loading, replaceChildren, uniqueId } from "./dom.js";
-import { favouriteButton, refreshFavouriteButtons } from "./favourites.js";
+import { favoriteButton, refreshFavoriteButtons } from "./favorites.js";
 import { emit, on, state } from "./state.js";
 import { matchCourse, pluralRu, splitMatches } from "./text.js";
 
@@ -63,8 +63,8 @@ export function initCatalog(options) {
     if (event.target === elements.panel && event.propertyName === "grid-template-rows") settle();
   });
 
-  on("favourites", () => refreshFavouriteButtons(elements.list));
-  on("user", () => refreshFavouriteButtons(elements.list));
+  on("favorites", () => refreshFavoriteButtons(elements.list));
+  on("user", () => refreshFavoriteButtons(elements.list));
   render();
 }
 
@@ -210,7 +210,7 @@ function courseCard(course) {
       },
       h("span", { class: "course-name" }, highlighted(course.name)),
     ),
-    favouriteButton(course, requestLogin),
+    favoriteButton(course, requestLogin),
     description
       ? h("p", { class: "course-tooltip", id: descriptionId, role: "tooltip" }, highlighted(description))
       : null,

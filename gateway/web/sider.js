@@ -1,9 +1,9 @@
-// The Sider: the user's favourite courses in their saved order. Reordered by dragging the
+// The Sider: the user's favorite courses in their saved order. Reordered by dragging the
 // handle (mouse, pen or touch), by the ↑/↓ buttons, or with Alt+↑/↓ on a focused item.
 // On narrow screens it becomes a drawer opened from the header.
 
 import { errorBox, h, loading, replaceChildren } from "./dom.js";
-import { loadFavourites, moveFavourite, removeFavourite } from "./favourites.js";
+import { loadFavorites, moveFavorite, removeFavorite } from "./favorites.js";
 import { on, state } from "./state.js";
 
 const DRAWER_QUERY = "(max-width: 899px)";
@@ -41,7 +41,7 @@ export function initSider(options) {
   drawerMedia.addEventListener("change", () => setDrawerOpen(false));
   syncDrawerAttributes();
 
-  on("favourites", render);
+  on("favorites", render);
   on("catalog", render);
   on("user", render);
   render();
@@ -93,7 +93,7 @@ export function setCurrentCourse(courseId) {
 }
 
 function updateCount() {
-  const count = state.user ? state.favourites?.length || 0 : 0;
+  const count = state.user ? state.favorites?.length || 0 : 0;
   document.getElementById("sider-count").textContent = count ? String(count) : "";
 }
 
@@ -117,23 +117,23 @@ function render() {
     );
     return;
   }
-  if (state.favouritesError) {
+  if (state.favoritesError) {
     replaceChildren(
       elements.body,
       errorBox(
-        state.favouritesError.unavailable
+        state.favoritesError.unavailable
           ? "Избранное временно недоступно: сервис не отвечает."
-          : `Не удалось загрузить избранное. ${state.favouritesError.message}`,
-        () => loadFavourites(),
+          : `Не удалось загрузить избранное. ${state.favoritesError.message}`,
+        () => loadFavorites(),
       ),
     );
     return;
   }
-  if (state.favourites === null) {
+  if (state.favorites === null) {
     replaceChildren(elements.body, loading("Загрузка избранного…"));
     return;
   }
-  if (state.favourites.length === 0) {
+  if (state.favorites.length === 0) {
     replaceChildren(
       elements.body,
       h(
@@ -153,10 +153,10 @@ function render() {
   const list = h(
     "ol",
     { class: "fav-list", "aria-describedby": "sider-hint" },
-    state.favourites.map((entry, index) => favouriteItem(entry, index, state.favourites.length)),
+    state.favorites.map((entry, index) => favoriteItem(entry, index, state.favorites.length)),
   );
   replaceChildren(elements.body, list);
-  elements.hint.hidden = state.favourites.length < 2;
+  elements.hint.hidden = state.favorites.length < 2;
   if (focusKey) {
     const item = list.querySelector(`.fav-item[data-course-id="${CSS.escape(focusKey.courseId)}"]`);
     const control = item?.querySelector(`[data-control="${focusKey.control}"]:not([disabled])`);
@@ -164,8 +164,8 @@ function render() {
   }
 }
 
-function favouriteItem(entry, index, count) {
-  // `available` is false when the catalog no longer lists the course, null when the favourites
+function favoriteItem(entry, index, count) {
+  // `available` is false when the catalog no longer lists the course, null when the favorites
   // service could not ask it; then the page's own copy of the catalog may still know the course.
   const course = entry.course || (entry.available !== false ? state.courses.get(entry.course_id) : null);
   const name = course?.name || `Курс №${entry.course_id}`;
@@ -193,7 +193,7 @@ function favouriteItem(entry, index, count) {
       );
   const move = (delta) => {
     const newIndex = index + delta;
-    if (moveFavourite(entry.course_id, newIndex)) announce(name, newIndex, count);
+    if (moveFavorite(entry.course_id, newIndex)) announce(name, newIndex, count);
   };
   const item = h(
     "li",
@@ -244,7 +244,7 @@ function favouriteItem(entry, index, count) {
           "data-control": "remove",
           "aria-label": `Убрать «${name}» из избранного`,
           title: "Убрать из избранного",
-          onclick: () => removeFavourite(entry.course_id),
+          onclick: () => removeFavorite(entry.course_id),
         },
         "−",
       ),
@@ -301,8 +301,8 @@ function startDrag(event, item) {
     const newIndex = order.indexOf(item.dataset.courseId);
     if (order.join() !== startOrder.join()) {
       const courseId = Number(item.dataset.courseId);
-      const entry = state.favourites.find((fav) => fav.course_id === courseId);
-      if (moveFavourite(courseId, newIndex)) {
+      const entry = state.favorites.find((fav) => fav.course_id === courseId);
+      if (moveFavorite(courseId, newIndex)) {
         announce(entry?.course?.name || `Курс №${courseId}`, newIndex, order.length);
       }
     }

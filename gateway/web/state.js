@@ -5,9 +5,9 @@ export const state = {
   restoringSession: false, // a stored session is being renewed on page load
   semesters: null, // GET /api/semesters once loaded
   courses: new Map(), // id -> course, from the semesters
-  favourites: null, // GET /api/user/courses entries, null until loaded
-  favouritesError: null,
-  favouritesLoading: false,
+  favorites: null, // GET /api/user/courses entries, null until loaded
+  favoritesError: null,
+  favoritesLoading: false,
   teacherCourseIds: new Set(), // courses whose materials this user may edit
 };
 
@@ -22,8 +22,8 @@ export function emit(event, detail) {
   for (const listener of listeners.get(event) || []) listener(detail);
 }
 
-export function isFavourite(courseId) {
-  return Boolean(state.favourites?.some((entry) => entry.course_id === courseId));
+export function isFavorite(courseId) {
+  return Boolean(state.favorites?.some((entry) => entry.course_id === courseId));
 }
 
 export function canEditCourse(courseId) {

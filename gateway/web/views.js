@@ -5,7 +5,7 @@ import { api } from "./api.js";
 import { setCatalogOpen } from "./catalog.js";
 import { confirmAction, editMaterial, MATERIAL_TYPES } from "./dialogs.js";
 import { errorBox, h, loading, replaceChildren, safeHttpUrl } from "./dom.js";
-import { favouriteButton } from "./favourites.js";
+import { favoriteButton } from "./favorites.js";
 import { navigate, routeHref } from "./router.js";
 import { canEditCourse, state } from "./state.js";
 import { pluralRu } from "./text.js";
@@ -125,7 +125,7 @@ export function renderNotFound() {
 function courseHeader(courseId, courseName) {
   const course = state.courses.get(courseId) || { id: courseId, name: courseName };
   const description = (course.description || "").trim();
-  const actions = h("div", { class: "course-actions" }, favouriteButton({ ...course, name: courseName }, requestLogin, {
+  const actions = h("div", { class: "course-actions" }, favoriteButton({ ...course, name: courseName }, requestLogin, {
     withText: true,
   }));
   return h(

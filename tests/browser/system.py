@@ -1,6 +1,6 @@
 """The whole portal as real processes, for browser and end-to-end tests.
 
-`PortalSystem` migrates and demo-seeds auth, catalog and favourites databases in a temporary
+`PortalSystem` migrates and demo-seeds auth, catalog and favorites databases in a temporary
 directory, makes the demo teacher the teacher of a few demo courses, and starts the three
 services and the gateway under gunicorn on free ports, wired to each other as in production.
 """
@@ -119,7 +119,7 @@ class PortalSystem:
     # ---- test data through the public API ---------------------------------------------------
 
     def register_user(self, role_name: str = "student") -> tuple[str, str]:
-        """A new account nobody else uses, so tests never share favourites."""
+        """A new account nobody else uses, so tests never share favorites."""
         email = f"{role_name}-{uuid.uuid4().hex[:10]}@example.edu"
         password = "browser-test-1"
         response = requests.post(
@@ -145,7 +145,7 @@ class PortalSystem:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return requests.request(method, self.url + path, headers=headers, timeout=10, **kwargs)
 
-    def add_favourites(self, token: str, course_ids) -> None:
+    def add_favorites(self, token: str, course_ids) -> None:
         for course_id in course_ids:
             response = self.api("POST", "/api/user/courses", token, json={"course_id": course_id})
             assert response.status_code in (200, 201), response.text

@@ -48,7 +48,7 @@ def test_public_views_have_no_serious_violations(page, portal):
 def test_logged_in_views_have_no_serious_violations(page, portal):
     email, password = portal.register_user()
     tokens = portal.login(email, password)
-    portal.add_favourites(tokens["access_token"], (1, 2, 3))
+    portal.add_favorites(tokens["access_token"], (1, 2, 3))
     resume_session(page, tokens["refresh_token"], "/#/courses/2")
     expect(sider(page).locator(".fav-item")).to_have_count(3)
     expect(page.locator(".material-row").first).to_be_visible()
@@ -70,7 +70,7 @@ def test_phone_views_have_no_serious_violations(phone_page, portal):
     page = phone_page
     email, password = portal.register_user()
     tokens = portal.login(email, password)
-    portal.add_favourites(tokens["access_token"], (1,))
+    portal.add_favorites(tokens["access_token"], (1,))
     resume_session(page, tokens["refresh_token"])
     assert_accessible(page)
     page.get_by_role("button", name=re.compile(r"^Избранное")).click()

@@ -132,10 +132,10 @@ def test_a_401_renews_the_tokens_once_for_all_waiting_requests(page, portal, con
     results = page.evaluate(
         """async () => {
             const { api } = await import("/api.js");
-            const [favourites, me] = await Promise.all([api.favourites(), api.me()]);
-            return { favourites, email: me.email };
+            const [favorites, me] = await Promise.all([api.favorites(), api.me()]);
+            return { favorites, email: me.email };
         }"""
     )
-    assert results == {"favourites": [], "email": email}
+    assert results == {"favorites": [], "email": email}
     assert len(refreshes) == 1
     expect(page.get_by_role("button", name="Выйти")).to_be_visible()

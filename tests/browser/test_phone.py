@@ -16,12 +16,12 @@ def test_phone_layout_with_the_sider_as_a_drawer(phone_page, portal, screenshot)
     email, password = portal.register_user()
     tokens = portal.login(email, password)
     ids = {course["name"]: course["id"] for course in portal.api("GET", "/api/courses").json()}
-    portal.add_favourites(tokens["access_token"], [ids[name] for name in COURSES])
+    portal.add_favorites(tokens["access_token"], [ids[name] for name in COURSES])
     resume_session(page, tokens["refresh_token"])
     assert page.evaluate(NO_SIDEWAYS_SCROLL)
 
     drawer = sider(page)
-    # Its name carries the number of favourites.
+    # Its name carries the number of favorites.
     toggle = page.get_by_role("button", name=re.compile(r"^Избранное \d+$"))
     expect(drawer).to_be_hidden()
     expect(toggle).to_have_attribute("aria-expanded", "false")

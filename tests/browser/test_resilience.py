@@ -29,11 +29,11 @@ def stopped(portal):
         portal.start(name)
 
 
-def test_favourites_down_catalog_still_works(page, portal, stopped, console_problems):
+def test_favorites_down_catalog_still_works(page, portal, stopped, console_problems):
     console_problems.expect(UPSTREAM_FAILURE)
     email, password = portal.register_user()
     tokens = portal.login(email, password)
-    portal.add_favourites(tokens["access_token"], (1,))
+    portal.add_favorites(tokens["access_token"], (1,))
     stopped("favorites")
 
     resume_session(page, tokens["refresh_token"])
@@ -61,7 +61,7 @@ def test_catalog_down_shows_a_message_and_recovers(page, portal, stopped, consol
     console_problems.expect(UPSTREAM_FAILURE)
     email, password = portal.register_user()
     tokens = portal.login(email, password)
-    portal.add_favourites(tokens["access_token"], (2,))
+    portal.add_favorites(tokens["access_token"], (2,))
     stopped("catalog")
 
     resume_session(page, tokens["refresh_token"])
@@ -70,7 +70,7 @@ def test_catalog_down_shows_a_message_and_recovers(page, portal, stopped, consol
     expect(catalog.get_by_role("alert")).to_contain_text(
         "Не удалось загрузить список курсов: сервис каталога недоступен."
     )
-    # The favourites service still answers, without course details.
+    # The favorites service still answers, without course details.
     expect(sider(page).locator(".fav-item")).to_have_count(1)
     expect(sider(page)).to_contain_text("Сведения о курсе временно недоступны")
 

@@ -1,5 +1,5 @@
 """The Sider: "+" → "✔" with a toast, "−" with a toast, the list after a reload, reordering by
-drag and drop and by keyboard (saved on the server), and favourites whose course is gone."""
+drag and drop and by keyboard (saved on the server), and favorites whose course is gone."""
 
 import uuid
 
@@ -32,11 +32,11 @@ def saved_order(portal, token):
     return [entry["course_id"] for entry in response.json()]
 
 
-def user_with_favourites(portal, names):
+def user_with_favorites(portal, names):
     """A new student whose Sider already holds `names`, in that order: their token pair."""
     email, password = portal.register_user()
     tokens = portal.login(email, password)
-    portal.add_favourites(tokens["access_token"], course_ids(portal, names))
+    portal.add_favorites(tokens["access_token"], course_ids(portal, names))
     return tokens
 
 
@@ -102,7 +102,7 @@ def test_plus_when_logged_out_asks_to_log_in_then_adds(page, portal):
 
 
 def test_drag_and_drop_reorders_and_the_order_is_saved(page, portal):
-    tokens = user_with_favourites(portal, COURSES)
+    tokens = user_with_favorites(portal, COURSES)
     resume_session(page, tokens["refresh_token"])
     items = sider(page).locator(".fav-item")
     expect(sider(page).locator(".fav-name")).to_have_text(COURSES)
@@ -122,7 +122,7 @@ def test_drag_and_drop_reorders_and_the_order_is_saved(page, portal):
 
 
 def test_keyboard_reorders_with_buttons_and_alt_arrows(page, portal):
-    tokens = user_with_favourites(portal, COURSES)
+    tokens = user_with_favorites(portal, COURSES)
     resume_session(page, tokens["refresh_token"])
     panel = sider(page)
     expect(panel.locator(".fav-name")).to_have_text(COURSES)
@@ -144,7 +144,7 @@ def test_keyboard_reorders_with_buttons_and_alt_arrows(page, portal):
     assert saved_order(portal, tokens["access_token"]) == course_ids(portal, expected)
 
 
-def test_a_favourite_whose_course_was_withdrawn_shows_as_unavailable(page, portal):
+def test_a_favorite_whose_course_was_withdrawn_shows_as_unavailable(page, portal):
     admin = portal.access_token(*DEMO_ADMIN)
     created = portal.api(
         "POST",
@@ -158,8 +158,8 @@ def test_a_favourite_whose_course_was_withdrawn_shows_as_unavailable(page, porta
     )
     assert created.status_code == 201, created.text
     course = created.json()
-    tokens = user_with_favourites(portal, [COURSES[0]])
-    portal.add_favourites(tokens["access_token"], (course["id"],))
+    tokens = user_with_favorites(portal, [COURSES[0]])
+    portal.add_favorites(tokens["access_token"], (course["id"],))
     withdrawn = portal.api(
         "PATCH", f"/api/courses/{course['id']}", admin, json={"is_active": False}
     )

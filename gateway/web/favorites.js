@@ -1,39 +1,39 @@
-// The user's favourite courses (the Sider): loading, adding, removing and reordering, with the
-// toasts that confirm each change. Views redraw on the "favourites" event.
+// The user's favorite courses (the Sider): loading, adding, removing and reordering, with the
+// toasts that confirm each change. Views redraw on the "favorites" event.
 
 import { api } from "./api.js";
 import { h } from "./dom.js";
-import { emit, isFavourite, state } from "./state.js";
+import { emit, isFavorite, state } from "./state.js";
 import { toast } from "./toast.js";
 
 let loadToken = 0;
 const pendingAdds = new Set();
 const justAdded = new Set();
 
-export async function loadFavourites() {
+export async function loadFavorites() {
   const token = ++loadToken;
   if (!state.user) {
-    state.favourites = null;
-    state.favouritesError = null;
-    state.favouritesLoading = false;
-    emit("favourites");
+    state.favorites = null;
+    state.favoritesError = null;
+    state.favoritesLoading = false;
+    emit("favorites");
     return;
   }
-  state.favouritesLoading = true;
-  state.favouritesError = null;
-  emit("favourites");
+  state.favoritesLoading = true;
+  state.favoritesError = null;
+  emit("favorites");
   try {
-    const entries = await api.favourites();
+    const entries = await api.favorites();
     if (token !== loadToken) return;
-    state.favourites = Array.isArray(entries) ? entries : [];
+    state.favorites = Array.isArray(entries) ? entries : [];
   } catch (error) {
     if (token !== loadToken) return;
-    state.favourites = null;
-    state.favouritesError = error;
+    state.favorites = null;
+    state.favoritesError = error;
   } finally {
     if (token === loadToken) {
-      state.favouritesLoading = false;
-      emit("favourites");
+      state.favoritesLoading = false;
+      emit("favorites");
     }
   }
 }
@@ -43,20 +43,20 @@ function courseName(courseId) {
 }
 
 /** Asks for a login first when nobody is logged in; `requestLogin` resolves true on success. */
-export async function addFavourite(courseId, requestLogin) {
+export async function addFavorite(courseId, requestLogin) {
   if (!state.user) {
     const loggedIn = await requestLogin("Войдите, чтобы добавлять курсы в избранное.");
     if (!loggedIn) return;
-    if (state.favouritesLoading || state.favourites === null) await loadFavourites();
+    if (state.favoritesLoading || state.favorites === null) await loadFavorites();
   }
-  if (isFavourite(courseId) || pendingAdds.has(courseId)) return;
+  if (isFavorite(courseId) || pendingAdds.has(courseId)) return;
   pendingAdds.add(courseId);
-  emit("favourites");
+  emit("favorites");
   try {
-    const entry = await api.addFavourite(courseId);
+    const entry = await api.addFavorite(courseId);
     const course = entry?.course || state.courses.get(courseId) || null;
     const added = { ...entry, course_id: courseId, course };
-    if (!isFavourite(courseId)) state.favourites = [...(state.favourites || []), added];
+    if (!isFavorite(courseId)) state.favorites = [...(state.favorites || []), added];
     justAdded.add(courseId);
     setTimeout(() => justAdded.delete(courseId), 1000);
     toast(`Курс «${courseName(courseId)}» добавлен в избранное`);
@@ -65,7 +65,7 @@ export async function addFavourite(courseId, requestLogin) {
     if (error.status === 401) requestLogin("Сессия истекла. Войдите снова.");
   } finally {
     pendingAdds.delete(courseId);
-    emit("favourites");
+    emit("favorites");
   }
 }
 
@@ -77,19 +77,19 @@ function addErrorMessage(error) {
   return `Не удалось добавить курс. ${error.message}`;
 }
 
-export async function removeFavourite(courseId) {
-  const before = state.favourites || [];
+export async function removeFavorite(courseId) {
+  const before = state.favorites || [];
   const entry = before.find((item) => item.course_id === courseId);
   const name = entry?.course?.name || courseName(courseId);
-  state.favourites = before.filter((item) => item.course_id !== courseId);
-  emit("favourites");
+  state.favorites = before.filter((item) => item.course_id !== courseId);
+  emit("favorites");
   try {
-    await api.removeFavourite(courseId);
+    await api.removeFavorite(courseId);
     toast(`Курс «${name}» удалён из избранного`);
   } catch (error) {
     if (!state.user) return;
-    state.favourites = before; // put it back: the server still has it
-    emit("favourites");
+    state.favorites = before; // put it back: the server still has it
+    emit("favorites");
     toast(
       error.unavailable
         ? "Не удалось удалить курс: сервис избранного недоступен."
@@ -104,14 +104,14 @@ export async function removeFavourite(courseId) {
 let saving = false;
 let unsavedOrder = null;
 
-export function moveFavourite(courseId, newIndex) {
-  const list = [...(state.favourites || [])];
+export function moveFavorite(courseId, newIndex) {
+  const list = [...(state.favorites || [])];
   const from = list.findIndex((item) => item.course_id === courseId);
   if (from === -1 || newIndex < 0 || newIndex >= list.length || newIndex === from) return false;
   const [moved] = list.splice(from, 1);
   list.splice(newIndex, 0, moved);
-  state.favourites = list;
-  emit("favourites");
+  state.favorites = list;
+  emit("favorites");
   unsavedOrder = list.map((item) => item.course_id);
   saveOrder();
   return true;
@@ -125,7 +125,7 @@ async function saveOrder() {
       const order = unsavedOrder;
       unsavedOrder = null;
       try {
-        await api.reorderFavourites(order);
+        await api.reorderFavorites(order);
       } catch (error) {
         unsavedOrder = null;
         toast(
@@ -134,7 +134,7 @@ async function saveOrder() {
             : "Не удалось сохранить порядок избранного.",
           { kind: "error" },
         );
-        await loadFavourites(); // show what the server really has
+        await loadFavorites(); // show what the server really has
       }
     }
   } finally {
@@ -146,7 +146,7 @@ async function saveOrder() {
  * The "+" / "✔" button shown beside a course in the list and on its page.
  * `requestLogin` opens the login form and resolves true once the user is logged in.
  */
-export function favouriteButton(course, requestLogin, { withText = false } = {}) {
+export function favoriteButton(course, requestLogin, { withText = false } = {}) {
   const button = h("button", {
     type: "button",
     class: withText ? "fav-btn with-text" : "fav-btn",
@@ -155,15 +155,15 @@ export function favouriteButton(course, requestLogin, { withText = false } = {})
   button.addEventListener("click", (event) => {
     event.preventDefault();
     event.stopPropagation();
-    if (isFavourite(course.id) || pendingAdds.has(course.id)) return;
-    addFavourite(course.id, requestLogin);
+    if (isFavorite(course.id) || pendingAdds.has(course.id)) return;
+    addFavorite(course.id, requestLogin);
   });
-  updateFavouriteButton(button, course);
+  updateFavoriteButton(button, course);
   return button;
 }
 
-export function updateFavouriteButton(button, course) {
-  const added = isFavourite(course.id);
+export function updateFavoriteButton(button, course) {
+  const added = isFavorite(course.id);
   const pending = pendingAdds.has(course.id);
   // A short pop when the user has just added the course, not whenever the button is drawn.
   if (added && button.dataset.state === "not-added" && justAdded.has(course.id)) {
@@ -190,10 +190,10 @@ export function updateFavouriteButton(button, course) {
   button.title = added ? "Уже в избранном" : "Добавить в избранное";
 }
 
-export function refreshFavouriteButtons(root = document) {
+export function refreshFavoriteButtons(root = document) {
   for (const button of root.querySelectorAll(".fav-btn[data-course-id]")) {
     const id = Number(button.dataset.courseId);
     const course = state.courses.get(id) || { id, name: button.dataset.courseName || `Курс №${id}` };
-    updateFavouriteButton(button, course);
+    updateFavoriteButton(button, course);
   }
 }
