@@ -111,9 +111,9 @@ function renderAccount() {
 }
 
 async function start() {
-  initViews({ requestLogin });
-  initCatalog({ requestLogin });
-  initSider({ requestLogin });
+  initViews();
+  initCatalog();
+  initSider();
   setRerender(() => renderRoute({ reuse: false }));
 
   on("user", () => {

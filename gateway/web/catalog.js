@@ -12,12 +12,10 @@ const OPEN_CLASS = "is-open";
 const SETTLED_CLASS = "is-settled";
 
 let elements;
-let requestLogin;
 let loadError = null;
 let query = "";
 
-export function initCatalog(options) {
-  requestLogin = options.requestLogin;
+export function initCatalog() {
   elements = {
     panel: document.getElementById("catalog"),
     toggle: document.getElementById("catalog-toggle"),
@@ -210,7 +208,7 @@ function courseCard(course) {
       },
       h("span", { class: "course-name" }, highlighted(course.name)),
     ),
-    favoriteButton(course, requestLogin),
+    favoriteButton(course),
     description
       ? h("p", { class: "course-tooltip", id: descriptionId, role: "tooltip" }, highlighted(description))
       : null,

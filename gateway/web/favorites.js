@@ -2,6 +2,7 @@
 // toasts that confirm each change. Views redraw on the "favorites" event.
 
 import { api } from "./api.js";
+import { requestLogin } from "./dialogs.js";
 import { h } from "./dom.js";
 import { emit, isFavorite, state } from "./state.js";
 import { toast } from "./toast.js";
@@ -42,8 +43,8 @@ function courseName(courseId) {
   return state.courses.get(courseId)?.name || `Курс №${courseId}`;
 }
 
-/** Asks for a login first when nobody is logged in; `requestLogin` resolves true on success. */
-export async function addFavorite(courseId, requestLogin) {
+/** Asks for a login first when nobody is logged in. */
+export async function addFavorite(courseId) {
   if (!state.user) {
     const loggedIn = await requestLogin("Войдите, чтобы добавлять курсы в избранное.");
     if (!loggedIn) return;
@@ -144,9 +145,8 @@ async function saveOrder() {
 
 /**
  * The "+" / "✔" button shown beside a course in the list and on its page.
- * `requestLogin` opens the login form and resolves true once the user is logged in.
  */
-export function favoriteButton(course, requestLogin, { withText = false } = {}) {
+export function favoriteButton(course, { withText = false } = {}) {
   const button = h("button", {
     type: "button",
     class: withText ? "fav-btn with-text" : "fav-btn",
@@ -156,7 +156,7 @@ export function favoriteButton(course, requestLogin, { withText = false } = {}) 
     event.preventDefault();
     event.stopPropagation();
     if (isFavorite(course.id) || pendingAdds.has(course.id)) return;
-    addFavorite(course.id, requestLogin);
+    addFavorite(course.id);
   });
   updateFavoriteButton(button, course);
   return button;

@@ -2,6 +2,7 @@
 // handle (mouse, pen or touch), by the ↑/↓ buttons, or with Alt+↑/↓ on a focused item.
 // On narrow screens it becomes a drawer opened from the header.
 
+import { requestLogin } from "./dialogs.js";
 import { errorBox, h, loading, replaceChildren } from "./dom.js";
 import { loadFavorites, moveFavorite, removeFavorite } from "./favorites.js";
 import { on, state } from "./state.js";
@@ -9,11 +10,9 @@ import { on, state } from "./state.js";
 const DRAWER_QUERY = "(max-width: 899px)";
 
 let elements;
-let requestLogin;
 let currentCourseId = null;
 
-export function initSider(options) {
-  requestLogin = options.requestLogin;
+export function initSider() {
   elements = {
     sider: document.getElementById("sider"),
     body: document.getElementById("sider-body"),

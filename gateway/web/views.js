@@ -18,11 +18,9 @@ const TYPE_CLASSES = { lecture: "type-lecture", seminar: "type-seminar", lab: "t
 
 let view;
 let renderToken = 0;
-let requestLogin;
 
-export function initViews(options) {
+export function initViews() {
   view = document.getElementById("view");
-  requestLogin = options.requestLogin;
 }
 
 function current(token) {
@@ -125,7 +123,7 @@ export function renderNotFound() {
 function courseHeader(courseId, courseName) {
   const course = state.courses.get(courseId) || { id: courseId, name: courseName };
   const description = (course.description || "").trim();
-  const actions = h("div", { class: "course-actions" }, favoriteButton({ ...course, name: courseName }, requestLogin, {
+  const actions = h("div", { class: "course-actions" }, favoriteButton({ ...course, name: courseName }, {
     withText: true,
   }));
   return h(
