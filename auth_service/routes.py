@@ -4,8 +4,9 @@ from flask import current_app, jsonify, request
 from flask.views import MethodView
 
 from service_kit import get_session
-from service_kit.api import Blueprint
+from service_kit.api import QUERY_ARGS, Blueprint
 from service_kit.auth import current_principal, require_auth, require_permission
+from service_kit.pagination import PAGINATION_HEADER, pagination_header
 from service_kit.permissions import USERS_ADMIN
 
 from . import services
@@ -24,14 +25,6 @@ from .throttle import client_address
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Accounts and tokens.")
 jwks_blp = Blueprint("jwks", __name__, description="The public keys that verify access tokens.")
 
-QUERY = {"location": "query", "error_status_code": 400}
-PAGINATION_HEADER = {
-    "X-Pagination": {
-        "description": "JSON: total, total_pages, first_page, last_page, page, "
-        "previous_page, next_page",
-        "schema": {"type": "string"},
-    }
-}
 RETRY_AFTER_HEADER = {"Retry-After": {"description": "Seconds", "schema": {"type": "integer"}}}
 
 
@@ -115,13 +108,12 @@ class Me(MethodView):
 @blp.route("/users")
 class Users(MethodView):
     @require_permission(USERS_ADMIN)
-    @blp.arguments(UserQueryArgsSchema, **QUERY)
+    @blp.arguments(UserQueryArgsSchema, **QUERY_ARGS)
     @blp.response(200, UserSchema(many=True), headers=PAGINATION_HEADER)
     def get(self, args):
         """List users (admin), optionally those matching `query`."""
         page = services.list_users(get_session(), **args)
-        metadata = Blueprint._make_pagination_metadata(page.page, page.page_size, page.total)
-        return page.items, {"X-Pagination": current_app.json.dumps(metadata)}
+        return page.items, pagination_header(page)
 
 
 @blp.route("/users/<id:user_id>")

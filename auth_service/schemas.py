@@ -4,6 +4,8 @@ import unicodedata
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
+from service_kit.pagination import PaginationQueryArgsSchema
+
 from .models import EMAIL_MAX_LENGTH, FULL_NAME_MAX_LENGTH
 
 PASSWORD_MIN_LENGTH = 8
@@ -71,13 +73,11 @@ class MeSchema(UserSchema):
     permissions = fields.Function(lambda user: user.role.permission_names, required=True)
 
 
-class UserQueryArgsSchema(Schema):
+class UserQueryArgsSchema(PaginationQueryArgsSchema):
     query = fields.String(
         validate=validate.Length(min=1, max=100),
         metadata={"description": "Part of the email or full name, any letter case"},
     )
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class UserUpdateSchema(Schema):

@@ -10,12 +10,13 @@ from datetime import timedelta
 from typing import Any
 
 import jwt
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service_kit import Conflict, InvalidInput, NotFound, Unauthorized
 from service_kit.db import utcnow
+from service_kit.pagination import Page, paginate
 from service_kit.permissions import USERS_ADMIN
 from service_kit.text import fold
 
@@ -46,14 +47,6 @@ class TokenPair:
     refresh_token: str
     expires_in: int = ACCESS_TOKEN_SECONDS
     token_type: str = "Bearer"
-
-
-@dataclass(frozen=True)
-class UserPage:
-    items: list[User]
-    total: int
-    page: int
-    page_size: int
 
 
 def normalize_email(email: str) -> str:
@@ -259,17 +252,16 @@ def active_user(session: Session, user_id: int) -> User:
 
 
 def list_users(
-    session: Session, query: str | None = None, page: int = 1, page_size: int = 20
-) -> UserPage:
+    session: Session,
+    query: str | None = None,
+    page: int | None = None,
+    page_size: int | None = None,
+) -> Page:
     """Users by id; `query` matches part of the email or full name, ignoring case (and ё/е)."""
     statement = select(User)
     if query and fold(query):
         statement = statement.where(User.search_text.contains(fold(query), autoescape=True))
-    total = session.scalar(select(func.count()).select_from(statement.subquery()))
-    items = session.scalars(
-        statement.order_by(User.id).offset((page - 1) * page_size).limit(page_size)
-    ).all()
-    return UserPage(list(items), total or 0, page, page_size)
+    return paginate(session, statement.order_by(User.id), page, page_size)
 
 
 def update_user(session: Session, actor_id: int, user_id: int, changes: dict[str, Any]) -> User:

@@ -1,12 +1,11 @@
 """The catalog API: thin views over services.py."""
 
-import json
-
 from flask.views import MethodView
 
 from service_kit import get_session
-from service_kit.api import Blueprint
+from service_kit.api import QUERY_ARGS, Blueprint
 from service_kit.auth import current_principal, require_auth, require_permission
+from service_kit.pagination import PAGINATION_HEADER, Page, pagination_header
 from service_kit.permissions import COURSES_ADMIN, MATERIALS_WRITE
 from service_kit.routing import MAX_USER_ID
 
@@ -34,40 +33,16 @@ COURSE_ID = "<id:course_id>"
 MATERIAL_ID = "<id:material_id>"
 USER_ID = f"<id(max={MAX_USER_ID}):user_id>"
 
-PAGINATION_HEADER = {
-    "X-Pagination": {
-        "description": "JSON: total, total_pages, first_page, last_page, page, "
-        "previous_page, next_page (only with page or page_size)",
-        "schema": {"type": "string"},
-    }
-}
-QUERY = {"location": "query", "error_status_code": 400}
-
-
-def pagination_header(page: services.Page) -> dict[str, str]:
-    """flask-smorest's X-Pagination format, so clients of every service read one shape."""
-    total_pages = -(-page.total // page.page_size) if page.total else 0
-    metadata = {"total": page.total, "total_pages": total_pages}
-    if total_pages:
-        metadata.update(first_page=1, last_page=total_pages)
-        if page.page <= total_pages:
-            metadata["page"] = page.page
-            if page.page > 1:
-                metadata["previous_page"] = page.page - 1
-            if page.page < total_pages:
-                metadata["next_page"] = page.page + 1
-    return {"X-Pagination": json.dumps(metadata)}
-
 
 @blp.route("/courses")
 class Courses(MethodView):
     @cached_response
-    @blp.arguments(CourseQueryArgsSchema, **QUERY)
+    @blp.arguments(CourseQueryArgsSchema, **QUERY_ARGS)
     @blp.response(200, CourseSchema(many=True), headers=PAGINATION_HEADER)
     def get(self, args):
         """All active courses, by semester then name."""
         result = services.list_courses(get_session(), **args)
-        if isinstance(result, services.Page):
+        if isinstance(result, Page):
             return result.items, pagination_header(result)
         return result
 
@@ -91,7 +66,7 @@ class Semesters(MethodView):
 @blp.route("/courses/search")
 class CourseSearch(MethodView):
     @cached_response
-    @blp.arguments(CourseSearchQueryArgsSchema, **QUERY)
+    @blp.arguments(CourseSearchQueryArgsSchema, **QUERY_ARGS)
     @blp.response(200, CourseSchema(many=True))
     def get(self, args):
         """Active courses whose name or description contains the query; name matches first."""
@@ -146,7 +121,7 @@ class TeacherCourses(MethodView):
 @blp.route(f"/courses/{COURSE_ID}/materials")
 class Materials(MethodView):
     @cached_response
-    @blp.arguments(MaterialQueryArgsSchema, **QUERY)
+    @blp.arguments(MaterialQueryArgsSchema, **QUERY_ARGS)
     @blp.response(200, CourseMaterialsSchema)
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, args, course_id):

@@ -6,10 +6,11 @@ from urllib.parse import urlparse
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
+from service_kit.pagination import PaginationQueryArgsSchema
+
 from .models import MAX_ID
 from .services import (
     IDS_MAX,
-    PAGE_SIZE_MAX,
     SEARCH_LIMIT_DEFAULT,
     SEARCH_LIMIT_MAX,
     SEARCH_QUERY_MAX_LENGTH,
@@ -22,8 +23,6 @@ TITLE_MAX = 300
 DESCRIPTION_MAX = 5000
 URL_MAX = 2000
 LESSON_MAX = 1000
-# Far past any real catalog; keeps OFFSET arithmetic small.
-PAGE_MAX = 1_000_000
 _ASCII_ID = re.compile(r"[0-9]{1,19}")
 
 
@@ -105,13 +104,13 @@ class SemesterSchema(Schema):
     courses = fields.List(fields.Nested(CourseSchema))
 
 
-class CourseQueryArgsSchema(Schema):
+class CourseQueryArgsSchema(PaginationQueryArgsSchema):
+    """Without `page` or `page_size`, the whole list."""
+
     semester = fields.Int(validate=SEMESTERS)
     ids = CourseIdList(
         metadata={"description": f"comma-separated course ids, at most {IDS_MAX}", "type": "string"}
     )
-    page = fields.Int(validate=validate.Range(1, PAGE_MAX))
-    page_size = fields.Int(validate=validate.Range(1, PAGE_SIZE_MAX))
 
 
 class CourseSearchQueryArgsSchema(Schema):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, contains_eager
 from service_kit import BadRequest, Forbidden, InvalidInput, NotFound
 from service_kit.auth import Principal
 from service_kit.db import utcnow
+from service_kit.pagination import Page, paginate
 from service_kit.permissions import COURSES_ADMIN, MATERIALS_WRITE
 from service_kit.text import LIKE_ESCAPE, escape_like, fold
 
@@ -33,8 +34,6 @@ SEARCH_QUERY_MAX_LENGTH = 100
 SEARCH_LIMIT_DEFAULT = 50
 SEARCH_LIMIT_MAX = 100
 IDS_MAX = 100
-PAGE_SIZE_DEFAULT = 20
-PAGE_SIZE_MAX = 100
 
 
 # --- search text ---------------------------------------------------------------------------
@@ -111,14 +110,6 @@ class CourseMaterials:
     materials: list[Material]
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list[Course]
-    page: int
-    page_size: int
-    total: int
-
-
 def semester_title(semester: int) -> str:
     return f"{semester}-й семестр"
 
@@ -150,10 +141,7 @@ def list_courses(
         statement = statement.where(Course.id.in_(ids))
     if page is None and page_size is None:
         return list(session.scalars(statement))
-    page, page_size = page or 1, page_size or PAGE_SIZE_DEFAULT
-    total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
-    items = session.scalars(statement.offset((page - 1) * page_size).limit(page_size))
-    return Page(list(items), page, page_size, total or 0)
+    return paginate(session, statement, page, page_size)
 
 
 def _valid_ids(ids: Iterable[int]) -> list[int]:

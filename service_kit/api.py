@@ -21,5 +21,9 @@ class SafeJsonParser(FlaskParser):
             raise json.JSONDecodeError(str(error), "<request body>", 0) from error
 
 
+# `@blp.arguments(XQueryArgsSchema, **QUERY_ARGS)`: a bad query string is a 400, not a 422.
+QUERY_ARGS = {"location": "query", "error_status_code": 400}
+
+
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = SafeJsonParser()

@@ -8,6 +8,7 @@ from catalog_service.demo_data import DEMO_TEACHER_COURSES, demo_courses
 from catalog_service.models import MAX_ID, Course
 from service_kit import BadRequest, Forbidden, InvalidInput, NotFound
 from service_kit.auth import Principal
+from service_kit.pagination import PAGE_SIZE_DEFAULT, Page
 from service_kit.permissions import ROLE_PERMISSIONS
 from service_kit.text import fold
 
@@ -108,7 +109,7 @@ def test_list_courses_ids_limit_and_range(session, catalog):
 
 def test_list_courses_pages(session, catalog):
     first = services.list_courses(session, page=1, page_size=2)
-    assert isinstance(first, services.Page)
+    assert isinstance(first, Page)
     assert (first.total, first.page, first.page_size) == (3, 1, 2)
     assert names(first.items) == ["Алгоритмы и структуры данных", "Программирование на Python"]
     second = services.list_courses(session, page=2, page_size=2)
@@ -116,7 +117,7 @@ def test_list_courses_pages(session, catalog):
     beyond = services.list_courses(session, page=5, page_size=2)
     assert beyond.items == [] and beyond.total == 3
     default_size = services.list_courses(session, page=1)
-    assert default_size.page_size == services.PAGE_SIZE_DEFAULT and len(default_size.items) == 3
+    assert default_size.page_size == PAGE_SIZE_DEFAULT and len(default_size.items) == 3
 
 
 def test_list_semesters_groups_with_titles(session, catalog):
