@@ -6,8 +6,13 @@ from service_kit.cli import service_cli
 from service_kit.config import env_config
 from service_kit.db import Database
 
-from . import services
-from .demo_data import DEMO_TEACHER_COURSES, demo_courses
+from .demo_data import (
+    DEMO_TEACHER_COURSES,
+    assign_demo_teacher,
+    catalog_is_empty,
+    demo_courses,
+    load_courses,
+)
 from .models import MAX_USER_ID
 
 cli = service_cli("catalog", "catalog_service")
@@ -25,13 +30,13 @@ def seed_demo(teacher_id: int | None) -> None:
     database = Database(env_config("catalog")["DATABASE_URL"])
     try:
         with database.session() as session:
-            if services.catalog_is_empty(session):
-                count = services.load_courses(session, demo_courses())
+            if catalog_is_empty(session):
+                count = load_courses(session, demo_courses())
                 click.echo(f"catalog: loaded {count} demo courses")
             else:
                 click.echo("catalog: not empty, demo courses left alone")
             if teacher_id is not None:
-                assigned = services.assign_demo_teacher(session, teacher_id, DEMO_TEACHER_COURSES)
+                assigned = assign_demo_teacher(session, teacher_id, DEMO_TEACHER_COURSES)
                 click.echo(f"catalog: user {teacher_id} teaches {assigned} more demo course(s)")
     finally:
         database.dispose()

@@ -5,12 +5,16 @@ order matters: "Алгоритмы и структуры данных" gets id 1
 as in the examples of the original notes.
 """
 
+from collections.abc import Iterable
 from typing import Any
 
-FILES = "https://files.example.edu/courses"
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-# Title, or (title, file URL) where the URL must be a particular one.
-Entry = str | tuple[str, str]
+from . import services
+from .models import Course
+
+FILES = "https://files.example.edu/courses"
 
 COURSES: list[dict[str, Any]] = [
     {
@@ -536,7 +540,7 @@ _KINDS = (("lecture", "lectures"), ("seminar", "seminars"), ("lab", "labs"))
 
 
 def demo_courses() -> list[dict[str, Any]]:
-    """The courses with their materials, in the shape `services.load_courses` takes."""
+    """The courses with their materials, in the shape `load_courses` takes."""
     courses = []
     for course in COURSES:
         materials = []
@@ -550,7 +554,7 @@ def demo_courses() -> list[dict[str, Any]]:
                 materials.append(
                     {
                         "lesson_number": number,
-                        "type_code": type_code,
+                        "material_type_code": type_code,
                         "title": title,
                         "description": _DESCRIPTIONS[type_code].format(n=number, title=title),
                         "file_url": url,
@@ -565,3 +569,33 @@ def demo_courses() -> list[dict[str, Any]]:
             }
         )
     return courses
+
+
+def catalog_is_empty(session: Session) -> bool:
+    return session.scalar(select(Course.id).limit(1)) is None
+
+
+def load_courses(session: Session, courses: Iterable[dict[str, Any]]) -> int:
+    """Insert courses with their materials in one transaction; returns how many."""
+    count = 0
+    for entry in courses:
+        course = services.new_course(
+            name=entry["name"], description=entry["description"], semester=entry["semester"]
+        )
+        session.add(course)
+        session.flush()
+        session.add_all(services.new_material(course.id, **m) for m in entry["materials"])
+        count += 1
+    services.commit_change(session)
+    return count
+
+
+def assign_demo_teacher(session: Session, user_id: int, course_names: Iterable[str]) -> int:
+    """Give `user_id` the named courses, unless they already teach something (an admin's
+    later changes are kept); returns how many courses were assigned."""
+    if services.teacher_courses(session, user_id):
+        return 0
+    course_ids = list(session.scalars(select(Course.id).where(Course.name.in_(list(course_names)))))
+    for course_id in course_ids:
+        services.assign_teacher(session, course_id, user_id)
+    return len(course_ids)

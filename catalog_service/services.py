@@ -73,7 +73,8 @@ def _bump_version(session: Session) -> None:
     )
 
 
-def _commit_change(session: Session) -> None:
+def commit_change(session: Session) -> None:
+    """Commit a change to the catalog, bumping its version (the caches' and ETags' key)."""
     _bump_version(session)
     session.commit()
 
@@ -280,16 +281,18 @@ def teacher_courses(session: Session, user_id: int) -> list[Course]:
 # --- writing: courses (admin) --------------------------------------------------------------
 
 COURSE_FIELDS = ("name", "description", "semester", "is_active")
-MATERIAL_FIELDS = ("lesson_number", "material_type_code", "title", "description", "file_url")
+MATERIAL_FIELDS = ("lesson_number", "type_code", "title", "description", "file_url")
 
 
-def create_course(
-    session: Session, *, name: str, description: str = "", semester: int, is_active: bool = True
-) -> CourseDetails:
+def new_course(
+    *, name: str, description: str = "", semester: int, is_active: bool = True
+) -> Course:
+    """A course row with its search columns filled; the caller adds it to a session."""
+    name, description = name.strip(), description.strip()
     now = utcnow()
-    course = Course(
-        name=name.strip(),
-        description=description.strip(),
+    return Course(
+        name=name,
+        description=description,
         semester=semester,
         is_active=is_active,
         search_text=search_text_of(name, description),
@@ -297,9 +300,14 @@ def create_course(
         created_at=now,
         updated_at=now,
     )
+
+
+def create_course(session: Session, **values: Any) -> CourseDetails:
+    """Create a course (admin); `values` are `new_course`'s."""
+    course = new_course(**values)
     session.add(course)
     session.flush()
-    _commit_change(session)
+    commit_change(session)
     return _details(session, course)
 
 
@@ -310,7 +318,7 @@ def update_course(session: Session, course_id: int, changes: dict[str, Any]) -> 
         course.search_text = search_text_of(course.name, course.description)
         course.search_name = search_name_of(course.name)
         course.updated_at = utcnow()
-        _commit_change(session)
+        commit_change(session)
     return _details(session, course)
 
 
@@ -336,7 +344,7 @@ def assign_teacher(session: Session, course_id: int, user_id: int) -> CourseDeta
     if session.get(CourseTeacher, (course.id, user_id)) is None:
         session.add(CourseTeacher(course_id=course.id, user_id=user_id))
         session.flush()
-        _commit_change(session)
+        commit_change(session)
     return _details(session, course)
 
 
@@ -350,7 +358,7 @@ def unassign_teacher(session: Session, course_id: int, user_id: int) -> None:
         )
     )
     if removed.rowcount:
-        _commit_change(session)
+        commit_change(session)
 
 
 def _check_user_id(user_id: int) -> None:
@@ -381,25 +389,39 @@ def _check_type_code(session: Session, code: str) -> None:
         )
 
 
+def new_material(
+    course_id: int,
+    *,
+    lesson_number: int,
+    material_type_code: str,
+    title: str,
+    description: str = "",
+    file_url: str,
+) -> Material:
+    """A material row; the caller adds it to a session (the type code is checked by the caller
+    or by the foreign key)."""
+    now = utcnow()
+    return Material(
+        course_id=course_id,
+        lesson_number=lesson_number,
+        type_code=material_type_code,
+        title=title.strip(),
+        description=description.strip(),
+        file_url=file_url.strip(),
+        created_at=now,
+        updated_at=now,
+    )
+
+
 def create_material(
     session: Session, editor: Principal, course_id: int, values: dict[str, Any]
 ) -> Material:
     course = _editable_course(session, editor, course_id)
     _check_type_code(session, values["material_type_code"])
-    now = utcnow()
-    material = Material(
-        course_id=course.id,
-        lesson_number=values["lesson_number"],
-        type_code=values["material_type_code"],
-        title=values["title"].strip(),
-        description=values.get("description", "").strip(),
-        file_url=values["file_url"].strip(),
-        created_at=now,
-        updated_at=now,
-    )
+    material = new_material(course.id, **values)
     session.add(material)
     session.flush()
-    _commit_change(session)
+    commit_change(session)
     return _reload_material(session, material)
 
 
@@ -412,10 +434,9 @@ def update_material(
     if "material_type_code" in changes:
         _check_type_code(session, changes["material_type_code"])
         changes["type_code"] = changes.pop("material_type_code")
-    fields = ("lesson_number", "type_code", "title", "description", "file_url")
-    if _apply(material, changes, fields):
+    if _apply(material, changes, MATERIAL_FIELDS):
         material.updated_at = utcnow()
-        _commit_change(session)
+        commit_change(session)
     return _reload_material(session, material)
 
 
@@ -423,70 +444,10 @@ def delete_material(session: Session, editor: Principal, course_id: int, materia
     _editable_course(session, editor, course_id)
     material = get_material(session, course_id, material_id)
     session.delete(material)
-    _commit_change(session)
+    commit_change(session)
 
 
 def _reload_material(session: Session, material: Material) -> Material:
     """The material with its type loaded afresh (the type code may just have changed)."""
     session.refresh(material, attribute_names=["type"])
     return material
-
-
-# --- demo data -----------------------------------------------------------------------------
-
-
-def catalog_is_empty(session: Session) -> bool:
-    return session.scalar(select(Course.id).limit(1)) is None
-
-
-def load_courses(session: Session, courses: Iterable[dict[str, Any]]) -> int:
-    """Insert courses with their materials in one transaction; returns how many."""
-    now = utcnow()
-    count = 0
-    for entry in courses:
-        course = Course(
-            name=entry["name"],
-            description=entry["description"],
-            semester=entry["semester"],
-            is_active=True,
-            search_text=search_text_of(entry["name"], entry["description"]),
-            search_name=search_name_of(entry["name"]),
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(course)
-        session.flush()
-        for material in entry["materials"]:
-            session.add(
-                Material(
-                    course_id=course.id,
-                    lesson_number=material["lesson_number"],
-                    type_code=material["type_code"],
-                    title=material["title"],
-                    description=material["description"],
-                    file_url=material["file_url"],
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-        count += 1
-    _commit_change(session)
-    return count
-
-
-def assign_demo_teacher(session: Session, user_id: int, course_names: Iterable[str]) -> int:
-    """Give `user_id` the named courses, unless they already teach something (an admin's
-    later changes are kept); returns how many courses were assigned."""
-    _check_user_id(user_id)
-    teaches = select(CourseTeacher.course_id).where(CourseTeacher.user_id == user_id).limit(1)
-    if session.scalar(teaches) is not None:
-        return 0
-    course_ids = session.scalars(select(Course.id).where(Course.name.in_(list(course_names))))
-    assigned = 0
-    for course_id in course_ids:
-        session.add(CourseTeacher(course_id=course_id, user_id=user_id))
-        assigned += 1
-    if assigned:
-        session.flush()
-        _commit_change(session)
-    return assigned

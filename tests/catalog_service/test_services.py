@@ -4,7 +4,13 @@ import pytest
 from sqlalchemy import select
 
 from catalog_service import services
-from catalog_service.demo_data import DEMO_TEACHER_COURSES, demo_courses
+from catalog_service.demo_data import (
+    DEMO_TEACHER_COURSES,
+    assign_demo_teacher,
+    catalog_is_empty,
+    demo_courses,
+    load_courses,
+)
 from catalog_service.models import MAX_ID, Course
 from service_kit import BadRequest, Forbidden, InvalidInput, NotFound
 from service_kit.auth import Principal
@@ -433,9 +439,9 @@ def test_material_writes_check_type_course_and_ownership(session, catalog):
 
 
 def test_demo_data_loads_the_examples_of_the_notes(session):
-    assert services.catalog_is_empty(session)
-    count = services.load_courses(session, demo_courses())
-    assert count >= 16 and not services.catalog_is_empty(session)
+    assert catalog_is_empty(session)
+    count = load_courses(session, demo_courses())
+    assert count >= 16 and not catalog_is_empty(session)
     semesters = services.list_semesters(session)
     assert len(semesters) >= 4
     # Loaded first, so on a fresh database they get ids 1 and 2 as in the notes.
@@ -467,7 +473,7 @@ def test_demo_data_loads_the_examples_of_the_notes(session):
 
 
 def test_demo_teacher_gets_courses_once(session):
-    services.load_courses(session, demo_courses())
-    assert services.assign_demo_teacher(session, 77, DEMO_TEACHER_COURSES) == 3
+    load_courses(session, demo_courses())
+    assert assign_demo_teacher(session, 77, DEMO_TEACHER_COURSES) == 3
     assert sorted(names(services.teacher_courses(session, 77))) == sorted(DEMO_TEACHER_COURSES)
-    assert services.assign_demo_teacher(session, 77, DEMO_TEACHER_COURSES) == 0
+    assert assign_demo_teacher(session, 77, DEMO_TEACHER_COURSES) == 0
