@@ -135,13 +135,6 @@ def recreate_database(server_url: str, name: str) -> str:
     )
 
 
-def drop_database(server_url: str, name: str) -> None:
-    admin = create_engine(normalize_database_url(server_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 def bulk_insert(url: str, table: Table, columns: Sequence[str], rows: Iterable[tuple]) -> int:
     """COPY on PostgreSQL, batched executemany elsewhere; returns the number of rows."""
     missing = [column for column in columns if column not in table.c]

@@ -162,9 +162,9 @@ def start_processes(
         },
         logs,
     )
-    processes["auth"] = auth.start()
+    processes["auth"] = auth.launch()
     jwks = {"AUTH_JWKS_URL": f"{auth.url}/.well-known/jwks.json", "AUTH_URL": auth.url}
-    auth.wait_ready()
+    auth.wait_ready(30)
     catalog = servers.Service(
         "catalog",
         "catalog_service:create_app()",
@@ -200,9 +200,9 @@ def start_processes(
     nginx = servers.Nginx(catalog.port, WORK_DIR / "nginx")
     started = [catalog, catalog_uncached, catalog_200k, favorites, gateway, nginx]
     for process in started:
-        processes[process.name] = process.start()
+        processes[process.name] = process.launch()
     for process in started:
-        process.wait_ready()
+        process.wait_ready(30)
     clock.say("processes ready: " + "; ".join(p.describe() for p in processes.values()))
 
 

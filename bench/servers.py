@@ -14,7 +14,7 @@ from pathlib import Path
 import requests
 
 from service_kit.config import REPO_ROOT
-from tests.support.processes import free_port
+from tests.support.processes import ServerProcess, free_port, stop_process
 
 PROCFILE = REPO_ROOT / "Procfile"
 # deploy/gunicorn.conf.py's defaults, for a service the Procfile does not list (yet).
@@ -76,14 +76,14 @@ def option_value(options: list[str], name: str) -> str | None:
     return None
 
 
-class Service:
-    """One service under gunicorn on a free loopback port."""
+class Service(ServerProcess):
+    """One service under gunicorn on a free loopback port, with its Procfile line's options."""
+
+    ready_path = "/health/ready"
 
     def __init__(self, name: str, app_spec: str, env: dict[str, str], log_dir: Path):
+        super().__init__(app_spec, {}, log_path=log_dir / f"{name}.log")
         self.name = name
-        self.app_spec = app_spec
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.options, procfile_env, self.options_source = procfile_options(app_spec)
         # BENCH_GUNICORN_CATALOG="--workers 3 --threads 4" (and so on per service) tries other
         # settings; every figure states where its settings came from.
@@ -97,24 +97,18 @@ class Service:
             # process alone: gunicorn empties it at start.
             procfile_env["PROMETHEUS_MULTIPROC_DIR"] = str(log_dir.parent / "metrics" / name)
         self.env = {
-            **os.environ,
+            **self.env,
             **procfile_env,
             "LOG_LEVEL": "WARNING",  # request lines would make log I/O part of every figure
             "PYTHONUNBUFFERED": "1",
             **env,
         }
-        self.log_path = log_dir / f"{name}.log"
-        self.process: subprocess.Popen | None = None
+        self.workers = (
+            option_value(self.options, "--workers") or option_value(self.options, "-w") or "1"
+        )
+        self.threads = option_value(self.options, "--threads") or "1"
 
-    @property
-    def workers(self) -> str:
-        return option_value(self.options, "--workers") or option_value(self.options, "-w") or "1"
-
-    @property
-    def threads(self) -> str:
-        return option_value(self.options, "--threads") or "1"
-
-    def start(self) -> "Service":
+    def command(self) -> list[str]:
         command = [
             sys.executable, "-m", "gunicorn", self.app_spec,
             *self.options,
@@ -123,30 +117,7 @@ class Service:
         ]  # fmt: skip
         if "--no-control-socket" not in command:
             command.append("--no-control-socket")
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                command, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-        return self
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process is None or self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited; see {self.log_path}:\n{self.log_tail()}")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(self.url + "/health/ready", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.2)
-        raise RuntimeError(f"{self.name} not ready in {timeout:.0f} s:\n{self.log_tail()}")
-
-    def log_tail(self, lines: int = 30) -> str:
-        if not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def stop(self) -> None:
-        _terminate(self.process)
+        return command
 
     def describe(self) -> str:
         settings = f"--workers {self.workers} --threads {self.threads}"
@@ -195,7 +166,7 @@ class Nginx:
         self.upstream_port = upstream_port
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "Nginx":
+    def launch(self) -> "Nginx":
         self.prefix.mkdir(parents=True, exist_ok=True)
         # Workers drop to an unprivileged user when started as root; they must reach the prefix.
         self.prefix.chmod(0o755)
@@ -220,7 +191,7 @@ class Nginx:
             )
         return self
 
-    def wait_ready(self, timeout: float = 10.0) -> None:
+    def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is None or self.process.poll() is not None:
@@ -235,18 +206,7 @@ class Nginx:
 
     def stop(self) -> None:
         # SIGQUIT is nginx's graceful shutdown; SIGTERM would do too.
-        _terminate(self.process, signal.SIGQUIT)
+        stop_process(self.process, signal.SIGQUIT)
 
     def describe(self) -> str:
         return "nginx: worker_processes auto, keepalive upstream pool of 64, access_log off"
-
-
-def _terminate(process: subprocess.Popen | None, sig: int = signal.SIGTERM) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(sig)
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()

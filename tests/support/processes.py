@@ -21,8 +21,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop_process(process: subprocess.Popen | None, sig: int = signal.SIGTERM) -> None:
+    """Send `sig` (gunicorn drains in-flight requests on SIGTERM), then kill after 15 s."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class ServerProcess:
-    """One real service under gunicorn, on a free port, stopped with SIGTERM."""
+    """One real service under gunicorn, on a free port, stopped with SIGTERM.
+
+    `start()` launches it and waits until `ready_path` answers 200; `launch()` and
+    `wait_ready()` do the two halves, to start several processes side by side.
+    """
+
+    ready_path = "/health/live"
 
     def __init__(
         self,
@@ -32,6 +50,7 @@ class ServerProcess:
         workers: int = 1,
         threads: int = 4,
         cwd: Path = REPO_ROOT,
+        log_path: Path | None = None,
     ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -42,7 +61,10 @@ class ServerProcess:
         self.cwd = cwd
         self.process: subprocess.Popen | None = None
         # A file, not a pipe: a pipe nobody reads fills up and blocks the server's logging.
-        self.log = tempfile.NamedTemporaryFile(prefix="server-", suffix=".log", delete=False)  # noqa: SIM115 (lives as long as the process)
+        if log_path is None:
+            with tempfile.NamedTemporaryFile(prefix="server-", suffix=".log", delete=False) as log:
+                log_path = Path(log.name)
+        self.log_path = log_path
 
     def command(self) -> list[str]:
         return [
@@ -54,43 +76,42 @@ class ServerProcess:
             "--graceful-timeout", "10",
         ]  # fmt: skip
 
-    def start(self, timeout: float = 20.0) -> "ServerProcess":
-        self.process = subprocess.Popen(
-            self.command(),
-            cwd=self.cwd,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
+    def launch(self) -> "ServerProcess":
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command(), cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        return self
+
+    def wait_ready(self, timeout: float = 20.0) -> "ServerProcess":
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if self.process is None or self.process.poll() is not None:
                 raise RuntimeError(f"{self.app_spec} exited: {self.output()}")
             with contextlib.suppress(requests.RequestException):
-                if requests.get(self.url + "/health/live", timeout=0.5).status_code == 200:
+                if requests.get(self.url + self.ready_path, timeout=2).status_code == 200:
                     return self
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"{self.app_spec} did not answer on port {self.port}: {self.output()}")
 
-    def output(self) -> str:
-        """What the server has logged so far."""
-        return Path(self.log.name).read_text(errors="replace")
+    def start(self, timeout: float = 20.0) -> "ServerProcess":
+        return self.launch().wait_ready(timeout)
+
+    def output(self, last_lines: int | None = None) -> str:
+        """What the server has logged so far (or its last lines)."""
+        if not self.log_path.exists():
+            return ""
+        text = self.log_path.read_text(errors="replace")
+        return text if last_lines is None else "\n".join(text.splitlines()[-last_lines:])
 
     def terminate(self) -> None:
         """SIGTERM: gunicorn stops accepting and lets requests in flight finish."""
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
 
-    def stop(self, timeout: float = 15.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.terminate()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+    def stop(self) -> None:
+        stop_process(self.process)
 
     def __enter__(self) -> "ServerProcess":
         return self.start()
