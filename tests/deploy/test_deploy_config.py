@@ -14,13 +14,8 @@ import pytest
 from service_kit.config import DEFAULT_PORTS, REPO_ROOT, env_config
 
 from .conftest import GUNICORN_CONFIG
+from .images import PACKAGES, build_args, final_stage, image_command, image_files
 
-PACKAGES = {
-    "gateway": "gateway",
-    "catalog": "catalog_service",
-    "favorites": "favorites_service",
-    "auth": "auth_service",
-}
 DATABASE_SERVICES = ("catalog", "favorites", "auth")
 
 # Read by the code, but meaningless inside a container: .env.example lists them, compose and
@@ -438,22 +433,19 @@ def test_ingress_reaches_only_the_gateway(overlays):
         assert backends == {"gateway"}
 
 
-# --- Dockerfiles ------------------------------------------------------------------------------
+# --- Dockerfile -------------------------------------------------------------------------------
 
 
-def _final_stage(package: str) -> list[str]:
-    text = (REPO_ROOT / package / "Dockerfile").read_text()
-    lines = re.sub(r"\\\n\s*", " ", text).splitlines()
-    instructions = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    stages = [i for i, line in enumerate(instructions) if line.startswith("FROM ")]
-    assert len(stages) == 2, f"{package}: a builder stage and a runtime stage"
-    return instructions[stages[-1] :]
+@pytest.mark.parametrize("service", PACKAGES)
+def test_compose_builds_each_image_from_the_one_dockerfile(service):
+    package = PACKAGES[service]
+    assert build_args(service) == {"SERVICE": package, "PORT": str(DEFAULT_PORTS[service])}
 
 
 @pytest.mark.parametrize("service", PACKAGES)
 def test_each_image_holds_only_the_shared_library_and_its_own_package(service):
     package = PACKAGES[service]
-    final = _final_stage(package)
+    final = final_stage(service)
     assert final[0] == "FROM python:3.11-slim-bookworm"
     copies = [line.split()[1:] for line in final if line.startswith("COPY ")]
     sources = [parts[0] for parts in copies if not parts[0].startswith("--from=")]
@@ -462,8 +454,30 @@ def test_each_image_holds_only_the_shared_library_and_its_own_package(service):
     assert "USER 10001:10001" in final
     assert f"EXPOSE {DEFAULT_PORTS[service]}" in final
     assert f"PORT={DEFAULT_PORTS[service]}" in " ".join(final)
-    (command,) = [line for line in final if line.startswith("CMD ")]
-    assert command == (
-        'CMD ["gunicorn", "--config", "/app/gunicorn.conf.py", "--no-control-socket", '
-        f'"{package}:create_app()"]'
-    )
+    assert image_command(service) == [
+        "gunicorn", "--config", "/app/gunicorn.conf.py", "--no-control-socket",
+        f"{package}:create_app()",
+    ]  # fmt: skip
+    tops = {path.split("/")[0] for path in image_files(service)}
+    assert tops == {"service_kit", package, "gunicorn.conf.py"}
+
+
+_TEST_FILE = re.compile(r"(^|/)(conftest\.py|testing\.py|test_[^/]*\.py|[^/]*_test\.py)$")
+_TEST_IMPORT = re.compile(r"^\s*(from|import)\s+(tests|pytest|_pytest)\b", re.MULTILINE)
+
+
+@pytest.mark.parametrize("service", PACKAGES)
+def test_no_image_contains_test_code(service):
+    """Test helpers live in tests/support (databases, processes, tokens): none of them, nothing
+    else under tests/, and nothing that imports them or pytest, is in an image."""
+    files = image_files(service)
+    assert len(files) > 10  # the list is real
+    sources = {path.relative_to(REPO_ROOT).as_posix() for path in files.values()}
+    assert not [path for path in sources if path.split("/")[0] == "tests"]
+    assert not [path for path in files if {"tests", "test", "support"} & set(path.split("/"))]
+    assert not [path for path in files if _TEST_FILE.search(path)]
+    helpers = {path.name for path in (REPO_ROOT / "tests" / "support").glob("*.py")}
+    assert {"databases.py", "processes.py", "tokens.py"} <= helpers
+    for inside, path in files.items():
+        if path.suffix == ".py":
+            assert not _TEST_IMPORT.search(path.read_text()), inside

@@ -1,12 +1,12 @@
-"""Each image's contents are enough to run its service: the files its Dockerfile copies are laid
-out as in the image, and the image's own commands (migrate, then its CMD) run from there with
-only the runtime dependencies importable — not the rest of the repository.
+"""Each image's contents are enough to run its service: the files the Dockerfile copies for it
+(its build arguments from docker-compose.yml, the context filtered by .dockerignore) are laid out
+as in the image, and the image's own commands (migrate, then its CMD) run from there with only
+the runtime dependencies importable — not the rest of the repository.
 
 No Docker engine is needed: the layout is built in a temporary directory, the interpreter is
 started with -S so that the editable install of the whole repository stays out of sys.path.
 """
 
-import json
 import os
 import re
 import shutil
@@ -18,34 +18,23 @@ from pathlib import Path
 import pytest
 import requests
 
-from service_kit.config import REPO_ROOT
 from tests.support.tokens import TokenIssuer
 
 from .conftest import Gunicorn
-from .test_deploy_config import PACKAGES, _final_stage
+from .images import PACKAGES, image_command, image_files
 
 pytestmark = pytest.mark.e2e
 
 SITE_PACKAGES = [path for path in site.getsitepackages() if Path(path).is_dir()]
 
 
-def build_layout(package: str, root: Path) -> tuple[Path, list[str]]:
-    """The final stage's /app as a directory, and the image's CMD pointed into it."""
+def build_layout(service: str, root: Path) -> tuple[Path, list[str]]:
+    """The runtime stage's /app as a directory, and the image's CMD pointed into it."""
     app = root / "app"
-    app.mkdir()
-    final = _final_stage(package)
-    for line in final:
-        parts = line.split()
-        if parts[0] != "COPY" or parts[1].startswith("--from="):
-            continue
-        source, target = REPO_ROOT / parts[1], app / parts[2]
-        if source.is_dir():
-            ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "Dockerfile")
-            shutil.copytree(source, target, ignore=ignore)
-        else:
-            shutil.copy(source, target)
-    (command,) = [json.loads(line[4:]) for line in final if line.startswith("CMD ")]
-    command = [part.replace("/app/", f"{app}/") for part in command]
+    for inside, source in image_files(service).items():
+        (app / inside).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, app / inside)
+    command = [part.replace("/app/", f"{app}/") for part in image_command(service)]
     return app, command
 
 
@@ -88,7 +77,7 @@ def issuer():
 
 
 def test_the_laid_out_image_cannot_see_the_rest_of_the_repository(tmp_path):
-    app, _command = build_layout("catalog_service", tmp_path)
+    app, _command = build_layout("catalog", tmp_path)
     probe = "import importlib.util as u; print([bool(u.find_spec(n)) for n in sys.argv[1:]])"
     result = subprocess.run(
         [*isolated_python(app, probe), "catalog_service", "flask", "gateway", "auth_service"],
@@ -104,7 +93,7 @@ def test_the_laid_out_image_cannot_see_the_rest_of_the_repository(tmp_path):
 @pytest.mark.parametrize("service", PACKAGES)
 def test_each_image_migrates_and_serves_from_its_own_files(service, tmp_path, issuer):
     package = PACKAGES[service]
-    app, command = build_layout(package, tmp_path)
+    app, command = build_layout(service, tmp_path)
     assert sorted(path.name for path in app.iterdir()) == sorted(
         ["gunicorn.conf.py", "service_kit", package]
     )

@@ -1,6 +1,9 @@
 # syntax=docker/dockerfile:1
-# The auth image. Build from the repository root:
-#   docker build -f auth_service/Dockerfile -t course-portal/auth .
+# Every service's image, from the repository root; the build arguments pick the service:
+#   docker build --build-arg SERVICE=catalog_service --build-arg PORT=8001 \
+#     -t course-portal/catalog .
+# (gateway 8000, catalog_service 8001, favorites_service 8002, auth_service 8003;
+# docker-compose.yml passes the same arguments.)
 
 FROM python:3.11-slim-bookworm AS builder
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -16,7 +19,6 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PORT=8003 \
     PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
 RUN groupadd --system --gid 10001 portal \
  && useradd --system --uid 10001 --gid portal --home-dir /nonexistent --no-create-home \
@@ -24,11 +26,19 @@ RUN groupadd --system --gid 10001 portal \
 WORKDIR /app
 COPY --from=builder /opt/venv /opt/venv
 COPY service_kit/ service_kit/
-COPY auth_service/ auth_service/
+# Everything above is the same layer in all four images; only what follows is the service's.
+ARG SERVICE
+ARG PORT
+ENV SERVICE=${SERVICE} \
+    PORT=${PORT}
+COPY ${SERVICE}/ ${SERVICE}/
 COPY deploy/gunicorn.conf.py gunicorn.conf.py
-# Bytecode is compiled now: at run time the root filesystem is read-only.
-RUN python -m compileall -q service_kit auth_service
+# A missing build argument fails here. Bytecode is compiled now: at run time the root
+# filesystem is read-only.
+RUN test -n "$SERVICE" -a -n "$PORT" -a -f "$SERVICE/__init__.py" \
+ && python -m compileall -q service_kit "$SERVICE"
 # Code stays owned by root: the service cannot change it.
 USER 10001:10001
-EXPOSE 8003
-CMD ["gunicorn", "--config", "/app/gunicorn.conf.py", "--no-control-socket", "auth_service:create_app()"]
+EXPOSE ${PORT}
+# exec: gunicorn replaces the shell and receives SIGTERM itself.
+CMD ["/bin/sh", "-c", "exec gunicorn --config /app/gunicorn.conf.py --no-control-socket \"$SERVICE:create_app()\""]
