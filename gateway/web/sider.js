@@ -100,67 +100,61 @@ function render() {
   if (!elements) return;
   updateCount();
   elements.hint.hidden = true;
-  if (!state.user && state.restoringSession) {
-    replaceChildren(elements.body, loading("Загрузка избранного…"));
-    return;
-  }
+  if (state.user && !state.favoritesError && state.favorites?.length) renderList();
+  else replaceChildren(elements.body, placeholder());
+}
+
+/** What the Sider shows instead of the list: loading, a login prompt, an error, or "empty". */
+function placeholder() {
+  if (!state.user && state.restoringSession) return loading("Загрузка избранного…");
   if (!state.user) {
-    replaceChildren(
-      elements.body,
-      h(
-        "div",
-        { class: "sider-empty" },
-        h("p", {}, "Войдите, чтобы собирать здесь курсы для быстрого доступа."),
-        h("button", { type: "button", class: "btn btn-primary", onclick: () => requestLogin() }, "Войти"),
-      ),
+    return h(
+      "div",
+      { class: "sider-empty" },
+      h("p", {}, "Войдите, чтобы собирать здесь курсы для быстрого доступа."),
+      h("button", { type: "button", class: "btn btn-primary", onclick: () => requestLogin() }, "Войти"),
     );
-    return;
   }
   if (state.favoritesError) {
-    replaceChildren(
-      elements.body,
-      errorBox(
-        state.favoritesError.unavailable
-          ? "Избранное временно недоступно: сервис не отвечает."
-          : `Не удалось загрузить избранное. ${state.favoritesError.message}`,
-        () => loadFavorites(),
-      ),
+    return errorBox(
+      state.favoritesError.unavailable
+        ? "Избранное временно недоступно: сервис не отвечает."
+        : `Не удалось загрузить избранное. ${state.favoritesError.message}`,
+      () => loadFavorites(),
     );
-    return;
   }
-  if (state.favorites === null) {
-    replaceChildren(elements.body, loading("Загрузка избранного…"));
-    return;
-  }
-  if (state.favorites.length === 0) {
-    replaceChildren(
-      elements.body,
-      h(
-        "div",
-        { class: "sider-empty" },
-        h("p", {}, "Здесь пока пусто."),
-        h("p", { class: "muted" }, "Нажмите «+» рядом с курсом в списке «ВСЕ КУРСЫ», чтобы добавить его сюда."),
-      ),
-    );
-    return;
-  }
-  const focused = document.activeElement?.closest?.(".fav-item");
-  const focusKey = focused && {
-    courseId: focused.dataset.courseId,
-    control: document.activeElement.dataset.control,
-  };
+  if (state.favorites === null) return loading("Загрузка избранного…");
+  return h(
+    "div",
+    { class: "sider-empty" },
+    h("p", {}, "Здесь пока пусто."),
+    h("p", { class: "muted" }, "Нажмите «+» рядом с курсом в списке «ВСЕ КУРСЫ», чтобы добавить его сюда."),
+  );
+}
+
+function renderList() {
+  const focused = focusedControl();
+  const count = state.favorites.length;
   const list = h(
     "ol",
     { class: "fav-list", "aria-describedby": "sider-hint" },
-    state.favorites.map((entry, index) => favoriteItem(entry, index, state.favorites.length)),
+    state.favorites.map((entry, index) => favoriteItem(entry, index, count)),
   );
   replaceChildren(elements.body, list);
-  elements.hint.hidden = state.favorites.length < 2;
-  if (focusKey) {
-    const item = list.querySelector(`.fav-item[data-course-id="${CSS.escape(focusKey.courseId)}"]`);
-    const control = item?.querySelector(`[data-control="${focusKey.control}"]:not([disabled])`);
-    (control || item?.querySelector(".fav-link, [data-control]:not([disabled])"))?.focus();
-  }
+  elements.hint.hidden = count < 2;
+  if (focused) restoreFocus(list, focused);
+}
+
+/** Which item and control has focus, so a redrawn list can give it back. */
+function focusedControl() {
+  const item = document.activeElement?.closest?.(".fav-item");
+  return item && { courseId: item.dataset.courseId, control: document.activeElement.dataset.control };
+}
+
+function restoreFocus(list, { courseId, control }) {
+  const item = list.querySelector(`.fav-item[data-course-id="${CSS.escape(courseId)}"]`);
+  const same = item?.querySelector(`[data-control="${control}"]:not([disabled])`);
+  (same || item?.querySelector(".fav-link, [data-control]:not([disabled])"))?.focus();
 }
 
 function favoriteItem(entry, index, count) {
@@ -168,28 +162,6 @@ function favoriteItem(entry, index, count) {
   // service could not ask it; then the page's own copy of the catalog may still know the course.
   const course = entry.course || (entry.available !== false ? state.courses.get(entry.course_id) : null);
   const name = course?.name || `Курс №${entry.course_id}`;
-  const label = course
-    ? h(
-        "a",
-        {
-          class: "fav-link",
-          href: `#/courses/${entry.course_id}`,
-          "data-control": "link",
-          "aria-current": entry.course_id === currentCourseId ? "page" : null,
-        },
-        h("span", { class: "fav-name" }, name),
-        course.semester ? h("span", { class: "fav-meta" }, `${course.semester}-й семестр`) : null,
-      )
-    : h(
-        "span",
-        { class: "fav-unavailable" },
-        h("span", { class: "fav-name" }, name),
-        h(
-          "span",
-          { class: "fav-meta" },
-          entry.available === false ? "Курс недоступен" : "Сведения о курсе временно недоступны",
-        ),
-      );
   const move = (delta) => {
     const newIndex = index + delta;
     if (moveFavorite(entry.course_id, newIndex)) announce(name, newIndex, count);
@@ -201,52 +173,12 @@ function favoriteItem(entry, index, count) {
       dataset: { courseId: entry.course_id },
     },
     h("span", { class: "drag-handle", title: "Перетащите, чтобы изменить порядок", "aria-hidden": "true" }),
-    label,
+    course ? courseLink(entry, course, name) : unavailableCourse(entry, name),
     h(
       "div",
       { class: "fav-actions" },
-      h(
-        "div",
-        { class: "move-buttons" },
-        h(
-          "button",
-          {
-            type: "button",
-            class: "move-btn",
-            "data-control": "up",
-            "aria-label": `Переместить «${name}» выше`,
-            title: "Выше (Alt + ↑)",
-            disabled: index === 0,
-            onclick: () => move(-1),
-          },
-          "▲",
-        ),
-        h(
-          "button",
-          {
-            type: "button",
-            class: "move-btn",
-            "data-control": "down",
-            "aria-label": `Переместить «${name}» ниже`,
-            title: "Ниже (Alt + ↓)",
-            disabled: index === count - 1,
-            onclick: () => move(1),
-          },
-          "▼",
-        ),
-      ),
-      h(
-        "button",
-        {
-          type: "button",
-          class: "icon-btn small remove-btn",
-          "data-control": "remove",
-          "aria-label": `Убрать «${name}» из избранного`,
-          title: "Убрать из избранного",
-          onclick: () => removeFavorite(entry.course_id),
-        },
-        "−",
-      ),
+      h("div", { class: "move-buttons" }, moveButton("up", name, index === 0, move), moveButton("down", name, index === count - 1, move)),
+      removeButton(entry, name),
     ),
   );
   item.addEventListener("keydown", (event) => {
@@ -256,6 +188,66 @@ function favoriteItem(entry, index, count) {
   });
   item.querySelector(".drag-handle").addEventListener("pointerdown", (event) => startDrag(event, item));
   return item;
+}
+
+function courseLink(entry, course, name) {
+  return h(
+    "a",
+    {
+      class: "fav-link",
+      href: `#/courses/${entry.course_id}`,
+      "data-control": "link",
+      "aria-current": entry.course_id === currentCourseId ? "page" : null,
+    },
+    h("span", { class: "fav-name" }, name),
+    course.semester ? h("span", { class: "fav-meta" }, `${course.semester}-й семестр`) : null,
+  );
+}
+
+function unavailableCourse(entry, name) {
+  return h(
+    "span",
+    { class: "fav-unavailable" },
+    h("span", { class: "fav-name" }, name),
+    h("span", { class: "fav-meta" }, entry.available === false ? "Курс недоступен" : "Сведения о курсе временно недоступны"),
+  );
+}
+
+const MOVES = {
+  up: { delta: -1, where: "выше", title: "Выше (Alt + ↑)", symbol: "▲" },
+  down: { delta: 1, where: "ниже", title: "Ниже (Alt + ↓)", symbol: "▼" },
+};
+
+function moveButton(control, name, disabled, move) {
+  const { delta, where, title, symbol } = MOVES[control];
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "move-btn",
+      "data-control": control,
+      "aria-label": `Переместить «${name}» ${where}`,
+      title,
+      disabled,
+      onclick: () => move(delta),
+    },
+    symbol,
+  );
+}
+
+function removeButton(entry, name) {
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "icon-btn small remove-btn",
+      "data-control": "remove",
+      "aria-label": `Убрать «${name}» из избранного`,
+      title: "Убрать из избранного",
+      onclick: () => removeFavorite(entry.course_id),
+    },
+    "−",
+  );
 }
 
 function announce(name, index, count) {
@@ -274,41 +266,49 @@ function startDrag(event, item) {
   event.preventDefault();
   const list = item.parentElement;
   const handle = event.currentTarget;
-  const startOrder = [...list.children].map((node) => node.dataset.courseId);
+  const startOrder = courseIdsIn(list);
   handle.setPointerCapture(event.pointerId);
   item.classList.add("is-dragging");
   list.classList.add("is-sorting");
 
-  const onMove = (moveEvent) => {
-    const listTop = list.getBoundingClientRect().top;
-    const y = moveEvent.clientY - listTop;
-    const siblings = [...list.children];
-    const target = siblings.find(
-      (node) => node !== item && y >= node.offsetTop && y < node.offsetTop + node.offsetHeight,
-    );
-    if (!target) return;
-    const movingDown = siblings.indexOf(target) > siblings.indexOf(item);
-    animateReorder(list, () => list.insertBefore(item, movingDown ? target.nextSibling : target));
-  };
+  const onMove = (moveEvent) => dragOver(list, item, moveEvent.clientY);
   const onEnd = () => {
     handle.removeEventListener("pointermove", onMove);
     handle.removeEventListener("pointerup", onEnd);
     handle.removeEventListener("pointercancel", onEnd);
-    item.classList.remove("is-dragging");
-    list.classList.remove("is-sorting");
-    const order = [...list.children].map((node) => node.dataset.courseId);
-    const newIndex = order.indexOf(item.dataset.courseId);
-    if (order.join() !== startOrder.join()) {
-      const courseId = Number(item.dataset.courseId);
-      const entry = state.favorites.find((fav) => fav.course_id === courseId);
-      if (moveFavorite(courseId, newIndex)) {
-        announce(entry?.course?.name || `Курс №${courseId}`, newIndex, order.length);
-      }
-    }
+    drop(list, item, startOrder);
   };
   handle.addEventListener("pointermove", onMove);
   handle.addEventListener("pointerup", onEnd);
   handle.addEventListener("pointercancel", onEnd);
+}
+
+function courseIdsIn(list) {
+  return [...list.children].map((node) => node.dataset.courseId);
+}
+
+/** The item under the pointer gives up its place to the dragged one. */
+function dragOver(list, item, clientY) {
+  const y = clientY - list.getBoundingClientRect().top;
+  const siblings = [...list.children];
+  const target = siblings.find((node) => node !== item && y >= node.offsetTop && y < node.offsetTop + node.offsetHeight);
+  if (!target) return;
+  const movingDown = siblings.indexOf(target) > siblings.indexOf(item);
+  animateReorder(list, () => list.insertBefore(item, movingDown ? target.nextSibling : target));
+}
+
+/** Saves the new place of the dropped item, if it moved. */
+function drop(list, item, startOrder) {
+  item.classList.remove("is-dragging");
+  list.classList.remove("is-sorting");
+  const order = courseIdsIn(list);
+  if (order.join() === startOrder.join()) return;
+  const newIndex = order.indexOf(item.dataset.courseId);
+  const courseId = Number(item.dataset.courseId);
+  const entry = state.favorites.find((fav) => fav.course_id === courseId);
+  if (moveFavorite(courseId, newIndex)) {
+    announce(entry?.course?.name || `Курс №${courseId}`, newIndex, order.length);
+  }
 }
 
 function animateReorder(list, change) {
