@@ -5,7 +5,7 @@ import { api } from "./api.js";
 import { errorBox, h, loading, replaceChildren, uniqueId } from "./dom.js";
 import { favoriteButton, refreshFavoriteButtons } from "./favorites.js";
 import { emit, on, state } from "./state.js";
-import { matchCourse, pluralRu, splitMatches } from "./text.js";
+import { coursesText, matchCourse, splitMatches } from "./text.js";
 
 const SEARCH_DELAY_MS = 150;
 const OPEN_CLASS = "is-open";
@@ -25,7 +25,20 @@ export function initCatalog() {
     summary: document.getElementById("catalog-summary"),
   };
   elements.toggle.addEventListener("click", () => setCatalogOpen(!isCatalogOpen()));
+  listenToSearch();
+  // Escape closes the list and returns to the button that opened it.
+  for (const node of [elements.panel, elements.search]) node.addEventListener("keydown", closeOnEscape);
+  elements.panel.addEventListener("transitionend", (event) => {
+    if (event.target === elements.panel && event.propertyName === "grid-template-rows") settle();
+  });
 
+  on("favorites", () => refreshFavoriteButtons(elements.list));
+  on("user", () => refreshFavoriteButtons(elements.list));
+  render();
+}
+
+/** The list follows the search box as the user types, a moment after the last key. */
+function listenToSearch() {
   let timer = null;
   elements.search.addEventListener("input", () => {
     clearTimeout(timer);
@@ -46,24 +59,14 @@ export function initCatalog() {
   elements.search.addEventListener("focus", () => {
     if (elements.search.value.trim()) setCatalogOpen(true, { focus: false });
   });
+}
 
-  // Escape closes the list and returns to the button that opened it.
-  for (const node of [elements.panel, elements.search]) {
-    node.addEventListener("keydown", (event) => {
-      if (event.key === "Escape" && isCatalogOpen() && !event.defaultPrevented) {
-        event.preventDefault();
-        setCatalogOpen(false);
-        elements.toggle.focus();
-      }
-    });
+function closeOnEscape(event) {
+  if (event.key === "Escape" && isCatalogOpen() && !event.defaultPrevented) {
+    event.preventDefault();
+    setCatalogOpen(false);
+    elements.toggle.focus();
   }
-  elements.panel.addEventListener("transitionend", (event) => {
-    if (event.target === elements.panel && event.propertyName === "grid-template-rows") settle();
-  });
-
-  on("favorites", () => refreshFavoriteButtons(elements.list));
-  on("user", () => refreshFavoriteButtons(elements.list));
-  render();
 }
 
 export function isCatalogOpen() {
@@ -127,64 +130,52 @@ function filteredGroups() {
 
 function render() {
   if (!elements) return;
-  if (loadError) {
+  if (loadError || !state.semesters) {
     elements.summary.textContent = "";
-    replaceChildren(
-      elements.list,
-      errorBox(
-        loadError.unavailable
-          ? "Не удалось загрузить список курсов: сервис каталога недоступен."
-          : `Не удалось загрузить список курсов. ${loadError.message}`,
-        () => loadCatalog(),
-      ),
-    );
-    return;
-  }
-  if (!state.semesters) {
-    elements.summary.textContent = "";
-    replaceChildren(elements.list, loading("Загрузка курсов…"));
+    replaceChildren(elements.list, loadError ? loadErrorBox() : loading("Загрузка курсов…"));
     return;
   }
   const groups = filteredGroups();
   const total = groups.reduce((sum, group) => sum + group.courses.length, 0);
   const searching = Boolean(query.trim());
-  elements.summary.textContent = searching
-    ? total
-      ? `Найдено: ${total} ${pluralRu(total, "курс", "курса", "курсов")}`
-      : ""
-    : `${total} ${pluralRu(total, "курс", "курса", "курсов")}`;
-  if (!total) {
-    replaceChildren(
-      elements.list,
-      h(
-        "div",
-        { class: "empty-state" },
-        h("p", { class: "empty-title" }, searching ? "Ничего не найдено" : "Курсов пока нет"),
-        searching ? h("p", {}, "Попробуйте изменить запрос.") : null,
-      ),
-    );
-    return;
-  }
-  replaceChildren(
-    elements.list,
-    groups.map((group) => {
-      const headingId = uniqueId("semester");
-      return h(
-        "section",
-        { class: "semester", "aria-labelledby": headingId },
-        h(
-          "h2",
-          { class: "semester-title", id: headingId },
-          h("span", { class: "semester-name" }, group.title || `${group.semester}-й семестр`),
-          h("span", { class: "semester-count", "aria-hidden": "true" }, String(group.courses.length)),
-        ),
-        h(
-          "ul",
-          { class: "course-list" },
-          group.courses.map((course) => courseCard({ ...course, semester: group.semester })),
-        ),
-      );
-    }),
+  elements.summary.textContent = searching ? (total ? `Найдено: ${coursesText(total)}` : "") : coursesText(total);
+  replaceChildren(elements.list, total ? groups.map(semesterSection) : noCourses(searching));
+}
+
+function loadErrorBox() {
+  return errorBox(
+    loadError.unavailable
+      ? "Не удалось загрузить список курсов: сервис каталога недоступен."
+      : `Не удалось загрузить список курсов. ${loadError.message}`,
+    () => loadCatalog(),
+  );
+}
+
+function noCourses(searching) {
+  return h(
+    "div",
+    { class: "empty-state" },
+    h("p", { class: "empty-title" }, searching ? "Ничего не найдено" : "Курсов пока нет"),
+    searching ? h("p", {}, "Попробуйте изменить запрос.") : null,
+  );
+}
+
+function semesterSection(group) {
+  const headingId = uniqueId("semester");
+  return h(
+    "section",
+    { class: "semester", "aria-labelledby": headingId },
+    h(
+      "h2",
+      { class: "semester-title", id: headingId },
+      h("span", { class: "semester-name" }, group.title || `${group.semester}-й семестр`),
+      h("span", { class: "semester-count", "aria-hidden": "true" }, String(group.courses.length)),
+    ),
+    h(
+      "ul",
+      { class: "course-list" },
+      group.courses.map((course) => courseCard({ ...course, semester: group.semester })),
+    ),
   );
 }
 

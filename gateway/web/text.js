@@ -37,10 +37,15 @@ export function splitMatches(text, query) {
   return pieces;
 }
 
-export function pluralRu(count, one, few, many) {
+function pluralRu(count, one, few, many) {
   const mod10 = count % 10;
   const mod100 = count % 100;
   if (mod10 === 1 && mod100 !== 11) return one;
   if (mod10 >= 2 && mod10 <= 4 && (mod100 < 12 || mod100 > 14)) return few;
   return many;
+}
+
+/** "1 курс", "3 курса", "12 курсов". */
+export function coursesText(count) {
+  return `${count} ${pluralRu(count, "курс", "курса", "курсов")}`;
 }
