@@ -58,9 +58,7 @@ function renderAccount() {
   const account = document.getElementById("account");
   if (state.restoringSession) {
     replaceChildren(account, h("span", { class: "account-pending", role: "status" }, "Вход…"));
-    return;
-  }
-  if (!state.user) {
+  } else if (!state.user) {
     replaceChildren(
       account,
       h("button", { type: "button", class: "btn btn-ghost", onclick: () => requestLogin() }, "Войти"),
@@ -70,52 +68,47 @@ function renderAccount() {
         "Регистрация",
       ),
     );
-    return;
+  } else {
+    replaceChildren(account, userChip(state.user), logoutButton());
   }
-  const user = state.user;
-  const name = user.full_name || user.email;
-  const initials = name
+}
+
+function initials(name) {
+  return name
     .split(/\s+/)
     .filter(Boolean)
     .slice(0, 2)
     .map((part) => part[0].toUpperCase())
     .join("");
+}
+
+function userChip(user) {
+  const name = user.full_name || user.email;
   const roleLabel = { teacher: "Преподаватель", admin: "Администратор" }[user.role];
-  replaceChildren(
-    account,
+  return h(
+    "span",
+    { class: "user-chip", title: user.email },
+    h("span", { class: "avatar", "aria-hidden": "true" }, initials(name) || "?"),
     h(
       "span",
-      { class: "user-chip", title: user.email },
-      h("span", { class: "avatar", "aria-hidden": "true" }, initials || "?"),
-      h(
-        "span",
-        { class: "user-text hide-narrow" },
-        h("span", { class: "user-name" }, name),
-        roleLabel ? h("span", { class: "user-role" }, roleLabel) : null,
-      ),
-      h("span", { class: "visually-hidden" }, `Вы вошли как ${name}`),
+      { class: "user-text hide-narrow" },
+      h("span", { class: "user-name" }, name),
+      roleLabel ? h("span", { class: "user-role" }, roleLabel) : null,
     ),
-    h(
-      "button",
-      {
-        type: "button",
-        class: "btn btn-ghost",
-        onclick: async () => {
-          await logout();
-          toast("Вы вышли из системы");
-        },
-      },
-      "Выйти",
-    ),
+    h("span", { class: "visually-hidden" }, `Вы вошли как ${name}`),
   );
 }
 
-async function start() {
-  initViews();
-  initCatalog();
-  initSider();
-  setRerender(() => renderRoute({ reuse: false }));
+function logoutButton() {
+  const onclick = async () => {
+    await logout();
+    toast("Вы вышли из системы");
+  };
+  return h("button", { type: "button", class: "btn btn-ghost", onclick }, "Выйти");
+}
 
+/** Redraw what depends on who is logged in and on the catalog list when they change. */
+function listenToChanges() {
   on("user", () => {
     renderAccount();
     loadFavorites();
@@ -129,11 +122,10 @@ async function start() {
     else if (currentRoute?.name === "course") renderRoute({ reuse: true });
   });
   window.addEventListener("hashchange", onNavigate);
+}
 
-  state.restoringSession = true;
-  renderAccount();
-  renderRoute();
-  loadCatalog();
+/** A stored session is renewed while the page already shows what it can without it. */
+async function restoreStoredSession() {
   try {
     await restoreSession();
   } catch (error) {
@@ -149,6 +141,20 @@ async function start() {
     state.restoringSession = false;
     emit("user", state.user);
   }
+}
+
+async function start() {
+  initViews();
+  initCatalog();
+  initSider();
+  setRerender(() => renderRoute({ reuse: false }));
+  listenToChanges();
+
+  state.restoringSession = true;
+  renderAccount();
+  renderRoute();
+  loadCatalog();
+  await restoreStoredSession();
 }
 
 start();
