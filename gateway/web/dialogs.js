@@ -3,6 +3,7 @@
 
 import { login, register } from "./auth.js";
 import { h, replaceChildren, uniqueId } from "./dom.js";
+import { materialTypes } from "./materialTypes.js";
 
 function modal(titleText, { className = "" } = {}) {
   const titleId = uniqueId("dialog-title");
@@ -101,76 +102,93 @@ export function requestLogin(reason = "", mode = "login") {
       openAuth = null;
       resolve(succeeded);
     });
-
-    const render = (currentMode) => {
+    const onSuccess = () => {
+      succeeded = true;
+      dialog.close();
+    };
+    const show = (currentMode) => {
       const registering = currentMode === "register";
       title.textContent = registering ? "Регистрация" : "Вход";
-      const alert = formAlert();
-      const email = h("input", { name: "email", type: "email", required: true, autocomplete: "email", maxlength: 254 });
-      const password = h("input", {
-        name: "password",
-        type: "password",
-        required: true,
-        minlength: registering ? 8 : null,
-        maxlength: 128,
-        autocomplete: registering ? "new-password" : "current-password",
-      });
-      const fullName = registering
-        ? h("input", { name: "full_name", type: "text", required: true, autocomplete: "name", maxlength: 200 })
-        : null;
-      const submit = h("button", { type: "submit", class: "btn btn-primary btn-block" }, registering ? "Зарегистрироваться" : "Войти");
-      const form = h(
-        "form",
-        { class: "form", novalidate: true },
-        reason && !registering ? h("p", { class: "form-note" }, reason) : null,
-        alert,
-        fullName ? field("Имя и фамилия", fullName) : null,
-        field("Электронная почта", email),
-        field("Пароль", password, { hint: registering ? "От 8 до 128 символов." : null }),
-        submit,
-        h(
-          "p",
-          { class: "form-switch" },
-          registering ? "Уже есть аккаунт? " : "Нет аккаунта? ",
-          h(
-            "button",
-            { type: "button", class: "link-btn", onclick: () => render(registering ? "login" : "register") },
-            registering ? "Войти" : "Зарегистрироваться",
-          ),
-        ),
-      );
-      form.addEventListener("submit", async (event) => {
-        event.preventDefault();
-        setAlert(alert, "");
-        if (!form.checkValidity()) {
-          const invalid = [...form.elements].find((element) => element.validity && !element.validity.valid);
-          setAlert(alert, registering ? "Заполните все поля: пароль — от 8 символов." : "Введите почту и пароль.");
-          invalid?.focus();
-          return;
-        }
-        busy(submit, true, registering ? "Регистрация…" : "Вход…");
-        try {
-          if (registering) await register(email.value.trim(), password.value, fullName.value.trim());
-          else await login(email.value.trim(), password.value);
-          succeeded = true;
-          dialog.close();
-        } catch (error) {
-          busy(submit, false);
-          password.value = "";
-          setAlert(alert, authErrorMessage(error, registering));
-          if (error.status === 422 && showFieldErrors(form, error.errors)) return;
-          (error.status === 409 ? email : password).focus();
-        }
-      });
+      const onSwitch = () => show(registering ? "login" : "register");
+      const { form, firstInput } = authForm({ registering, reason, onSwitch, onSuccess });
       replaceChildren(content, form);
-      (fullName || email).focus();
+      firstInput.focus();
     };
-
-    render(mode);
+    show(mode);
     dialog.showModal();
     content.querySelector("input")?.focus();
   });
   return openAuth;
+}
+
+function authInputs(registering) {
+  return {
+    email: h("input", { name: "email", type: "email", required: true, autocomplete: "email", maxlength: 254 }),
+    password: h("input", {
+      name: "password",
+      type: "password",
+      required: true,
+      minlength: registering ? 8 : null,
+      maxlength: 128,
+      autocomplete: registering ? "new-password" : "current-password",
+    }),
+    fullName: registering
+      ? h("input", { name: "full_name", type: "text", required: true, autocomplete: "name", maxlength: 200 })
+      : null,
+  };
+}
+
+function authForm({ registering, reason, onSwitch, onSuccess }) {
+  const inputs = authInputs(registering);
+  const alert = formAlert();
+  const submit = h("button", { type: "submit", class: "btn btn-primary btn-block" }, registering ? "Зарегистрироваться" : "Войти");
+  const form = h(
+    "form",
+    { class: "form", novalidate: true },
+    reason && !registering ? h("p", { class: "form-note" }, reason) : null,
+    alert,
+    inputs.fullName ? field("Имя и фамилия", inputs.fullName) : null,
+    field("Электронная почта", inputs.email),
+    field("Пароль", inputs.password, { hint: registering ? "От 8 до 128 символов." : null }),
+    submit,
+    authSwitch(registering, onSwitch),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitAuth({ form, alert, submit, registering, ...inputs }, onSuccess);
+  });
+  return { form, firstInput: inputs.fullName || inputs.email };
+}
+
+function authSwitch(registering, onSwitch) {
+  return h(
+    "p",
+    { class: "form-switch" },
+    registering ? "Уже есть аккаунт? " : "Нет аккаунта? ",
+    h("button", { type: "button", class: "link-btn", onclick: onSwitch }, registering ? "Войти" : "Зарегистрироваться"),
+  );
+}
+
+async function submitAuth({ form, alert, submit, registering, email, password, fullName }, onSuccess) {
+  setAlert(alert, "");
+  if (!form.checkValidity()) {
+    const invalid = [...form.elements].find((element) => element.validity && !element.validity.valid);
+    setAlert(alert, registering ? "Заполните все поля: пароль — от 8 символов." : "Введите почту и пароль.");
+    invalid?.focus();
+    return;
+  }
+  busy(submit, true, registering ? "Регистрация…" : "Вход…");
+  try {
+    if (registering) await register(email.value.trim(), password.value, fullName.value.trim());
+    else await login(email.value.trim(), password.value);
+    onSuccess();
+  } catch (error) {
+    busy(submit, false);
+    password.value = "";
+    setAlert(alert, authErrorMessage(error, registering));
+    if (error.status === 422 && showFieldErrors(form, error.errors)) return;
+    (error.status === 409 ? email : password).focus();
+  }
 }
 
 function authErrorMessage(error, registering) {
@@ -216,12 +234,6 @@ export function confirmAction(question, confirmText = "Удалить") {
 
 // ---- the teacher's material editor -------------------------------------------------------
 
-export const MATERIAL_TYPES = [
-  { code: "lecture", label: "Лекция" },
-  { code: "seminar", label: "Семинар" },
-  { code: "lab", label: "Лабораторная работа" },
-];
-
 /**
  * Opens the create / edit form. `save(fields)` performs the request and returns the saved
  * material; the promise resolves with it, or with null when the form is closed.
@@ -234,14 +246,36 @@ export function editMaterial({ material = null, save }) {
     });
     let saved = null;
     dialog.addEventListener("close", () => resolve(saved));
+    const onSaved = (result) => {
+      saved = result;
+      dialog.close();
+    };
+    const inputs = editorInputs(material);
+    const alert = formAlert();
+    const submit = h("button", { type: "submit", class: "btn btn-primary" }, editing ? "Сохранить" : "Добавить");
+    const form = editorForm({ inputs, alert, submit }, () => dialog.close());
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      submitMaterial({ form, inputs, alert, submit, save }, onSaved);
+    });
+    replaceChildren(content, form);
+    dialog.showModal();
+    inputs.title.focus();
+  });
+}
 
-    const type = h(
-      "select",
-      { name: "material_type_code", required: true },
-      MATERIAL_TYPES.map(({ code, label }) => h("option", { value: code }, label)),
-    );
-    type.value = material?.material_type_code || "lecture";
-    const lesson = h("input", {
+function editorInputs(material) {
+  const type = h(
+    "select",
+    { name: "material_type_code", required: true },
+    materialTypes().map(({ code, label }) => h("option", { value: code }, label)),
+  );
+  type.value = material?.material_type_code || "lecture";
+  const description = h("textarea", { name: "description", rows: 4, maxlength: 5000 });
+  description.value = material?.description ?? "";
+  return {
+    type,
+    lesson: h("input", {
       name: "lesson_number",
       type: "number",
       min: 1,
@@ -250,79 +284,84 @@ export function editMaterial({ material = null, save }) {
       required: true,
       inputmode: "numeric",
       value: material?.lesson_number ?? 1,
-    });
-    const title = h("input", { name: "title", type: "text", required: true, maxlength: 200, value: material?.title ?? "" });
-    const description = h("textarea", { name: "description", rows: 4, maxlength: 5000 });
-    description.value = material?.description ?? "";
-    const fileUrl = h("input", {
+    }),
+    title: h("input", { name: "title", type: "text", required: true, maxlength: 200, value: material?.title ?? "" }),
+    description,
+    fileUrl: h("input", {
       name: "file_url",
       type: "url",
       required: true,
       maxlength: 2000,
       placeholder: "https://…",
       value: material?.file_url ?? "",
-    });
-    const alert = formAlert();
-    const submit = h("button", { type: "submit", class: "btn btn-primary" }, editing ? "Сохранить" : "Добавить");
-    const form = h(
-      "form",
-      { class: "form", novalidate: true },
-      alert,
-      h("div", { class: "field-row" }, field("Тип", type), field("Номер занятия", lesson)),
-      field("Название", title),
-      field("Описание", description),
-      field("Ссылка на файл", fileUrl, { hint: "Адрес http:// или https://" }),
-      h(
-        "div",
-        { class: "dialog-actions" },
-        h("button", { type: "button", class: "btn btn-secondary", onclick: () => dialog.close() }, "Отмена"),
-        submit,
-      ),
-    );
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      setAlert(alert, "");
-      const fields = {
-        material_type_code: type.value,
-        lesson_number: Number.parseInt(lesson.value, 10),
-        title: title.value.trim(),
-        description: description.value.trim(),
-        file_url: fileUrl.value.trim(),
-      };
-      const problems = {};
-      if (!Number.isInteger(fields.lesson_number) || fields.lesson_number < 1) {
-        problems.lesson_number = ["Укажите номер занятия — целое число от 1."];
-      }
-      if (!fields.title) problems.title = ["Введите название."];
-      if (!/^https?:\/\/\S+$/i.test(fields.file_url)) {
-        problems.file_url = ["Нужна ссылка, начинающаяся с http:// или https://."];
-      }
-      if (Object.keys(problems).length) {
-        setAlert(alert, "Проверьте выделенные поля.");
-        showFieldErrors(form, problems);
-        return;
-      }
-      showFieldErrors(form, {});
-      busy(submit, true, "Сохранение…");
-      try {
-        saved = await save(fields);
-        dialog.close();
-      } catch (error) {
-        busy(submit, false);
-        if (error.status === 422 || error.status === 400) {
-          setAlert(alert, "Сервер не принял данные: проверьте поля.");
-          showFieldErrors(form, error.errors);
-        } else if (error.status === 403) {
-          setAlert(alert, "Вы не можете изменять материалы этого курса.");
-        } else if (error.status === 401) {
-          setAlert(alert, "Сессия истекла. Войдите снова.");
-        } else {
-          setAlert(alert, error.unavailable ? "Сервис временно недоступен. Попробуйте позже." : error.message);
-        }
-      }
-    });
-    replaceChildren(content, form);
-    dialog.showModal();
-    title.focus();
-  });
+    }),
+  };
+}
+
+function editorForm({ inputs, alert, submit }, onCancel) {
+  return h(
+    "form",
+    { class: "form", novalidate: true },
+    alert,
+    h("div", { class: "field-row" }, field("Тип", inputs.type), field("Номер занятия", inputs.lesson)),
+    field("Название", inputs.title),
+    field("Описание", inputs.description),
+    field("Ссылка на файл", inputs.fileUrl, { hint: "Адрес http:// или https://" }),
+    h(
+      "div",
+      { class: "dialog-actions" },
+      h("button", { type: "button", class: "btn btn-secondary", onclick: onCancel }, "Отмена"),
+      submit,
+    ),
+  );
+}
+
+function materialFields({ type, lesson, title, description, fileUrl }) {
+  return {
+    material_type_code: type.value,
+    lesson_number: Number.parseInt(lesson.value, 10),
+    title: title.value.trim(),
+    description: description.value.trim(),
+    file_url: fileUrl.value.trim(),
+  };
+}
+
+/** What the form can tell is wrong before sending, by field name. */
+function materialProblems(fields) {
+  const problems = {};
+  if (!Number.isInteger(fields.lesson_number) || fields.lesson_number < 1) {
+    problems.lesson_number = ["Укажите номер занятия — целое число от 1."];
+  }
+  if (!fields.title) problems.title = ["Введите название."];
+  if (!/^https?:\/\/\S+$/i.test(fields.file_url)) {
+    problems.file_url = ["Нужна ссылка, начинающаяся с http:// или https://."];
+  }
+  return problems;
+}
+
+async function submitMaterial({ form, inputs, alert, submit, save }, onSaved) {
+  setAlert(alert, "");
+  const fields = materialFields(inputs);
+  const problems = materialProblems(fields);
+  if (Object.keys(problems).length) {
+    setAlert(alert, "Проверьте выделенные поля.");
+    showFieldErrors(form, problems);
+    return;
+  }
+  showFieldErrors(form, {});
+  busy(submit, true, "Сохранение…");
+  try {
+    onSaved(await save(fields));
+  } catch (error) {
+    busy(submit, false);
+    setAlert(alert, saveErrorMessage(error));
+    if (error.status === 422 || error.status === 400) showFieldErrors(form, error.errors);
+  }
+}
+
+function saveErrorMessage(error) {
+  if (error.status === 422 || error.status === 400) return "Сервер не принял данные: проверьте поля.";
+  if (error.status === 403) return "Вы не можете изменять материалы этого курса.";
+  if (error.status === 401) return "Сессия истекла. Войдите снова.";
+  return error.unavailable ? "Сервис временно недоступен. Попробуйте позже." : error.message;
 }

@@ -3,18 +3,16 @@
 
 import { api } from "./api.js";
 import { setCatalogOpen } from "./catalog.js";
-import { confirmAction, editMaterial, MATERIAL_TYPES } from "./dialogs.js";
+import { confirmAction, editMaterial } from "./dialogs.js";
 import { errorBox, h, loading, replaceChildren, safeHttpUrl } from "./dom.js";
 import { favoriteButton } from "./favorites.js";
+import { courseTypes, groupTitle, typeClass, typeCode, typeLabel } from "./materialTypes.js";
 import { navigate, routeHref } from "./router.js";
 import { canEditCourse, state } from "./state.js";
-import { pluralRu } from "./text.js";
+import { coursesText } from "./text.js";
 import { toast } from "./toast.js";
 
 const SITE_TITLE = "Учебные материалы";
-const TYPE_LABELS = Object.fromEntries(MATERIAL_TYPES.map(({ code, label }) => [code, label]));
-const GROUP_TITLES = { lecture: "Лекции", seminar: "Семинары", lab: "Лабораторные работы" };
-const TYPE_CLASSES = { lecture: "type-lecture", seminar: "type-seminar", lab: "type-lab" };
 
 let view;
 let renderToken = 0;
@@ -31,33 +29,35 @@ function setTitle(...parts) {
   document.title = [...parts.filter(Boolean), SITE_TITLE].join(" — ");
 }
 
-function typeLabel(material) {
-  return material.material_type || TYPE_LABELS[material.material_type_code] || material.material_type_code || "Материал";
-}
-
 function typeBadge(material) {
-  const className = TYPE_CLASSES[material.material_type_code] || "type-other";
-  return h("span", { class: `type-badge ${className}` }, typeLabel(material));
+  return h("span", { class: `type-badge ${typeClass(material.material_type_code)}` }, typeLabel(material));
 }
 
 function lessonText(number) {
   return number === null || number === undefined ? "" : `Занятие ${number}`;
 }
 
-/** Which chips to show: Все, the three standard types, then any other type the course has. */
-function chipTypes(materials) {
-  const types = MATERIAL_TYPES.map(({ code, label }) => ({ code, label }));
-  for (const material of materials) {
-    const code = material.material_type_code;
-    if (code && !types.some((type) => type.code === code)) types.push({ code, label: typeLabel(material) });
-  }
-  return types;
+function ofType(materials, code) {
+  return materials.filter((material) => material.material_type_code === code);
 }
 
-function normaliseType(type) {
-  if (!type) return null;
-  const byLabel = MATERIAL_TYPES.find(({ label }) => label.toLowerCase() === type.toLowerCase());
-  return byLabel ? byLabel.code : type;
+function pageTitle(text) {
+  return h("h1", { class: "page-title", tabindex: -1 }, text);
+}
+
+function breadcrumbs(last) {
+  return h(
+    "nav",
+    { class: "breadcrumbs", "aria-label": "Навигация по разделам" },
+    h("a", { href: "#/" }, "Главная"),
+    h("span", { "aria-hidden": "true" }, " / "),
+    last,
+  );
+}
+
+/** The materials list a material belongs to, with the chip it was opened from. */
+function courseRoute(route) {
+  return { name: "course", courseId: route.courseId, type: route.type };
 }
 
 // ---- start page --------------------------------------------------------------------------
@@ -65,7 +65,6 @@ function normaliseType(type) {
 export function renderHome() {
   renderToken += 1;
   setTitle();
-  const count = state.courses.size;
   replaceChildren(
     view,
     h(
@@ -78,89 +77,65 @@ export function renderHome() {
         "Лекции, семинары и лабораторные работы по всем курсам, разложенные по семестрам. ",
         "Откройте «ВСЕ КУРСЫ», найдите нужный курс и добавьте его в избранное кнопкой «+».",
       ),
-      h(
-        "div",
-        { class: "hero-actions" },
-        h(
-          "button",
-          {
-            type: "button",
-            class: "btn btn-primary btn-lg",
-            onclick: () => setCatalogOpen(true),
-          },
-          "Открыть все курсы",
-        ),
-        count ? h("span", { class: "muted" }, `${count} ${pluralRu(count, "курс", "курса", "курсов")} в каталоге`) : null,
-      ),
-      h(
-        "ul",
-        { class: "feature-list" },
-        h("li", {}, h("strong", {}, "Поиск"), " — фильтр по названию и описанию прямо при вводе."),
-        h("li", {}, h("strong", {}, "Фильтры"), " — только лекции, семинары или лабораторные."),
-        h("li", {}, h("strong", {}, "Избранное"), " — свои курсы под рукой, в удобном порядке."),
-      ),
+      heroActions(state.courses.size),
+      featureList(),
     ),
+  );
+}
+
+function heroActions(count) {
+  return h(
+    "div",
+    { class: "hero-actions" },
+    h(
+      "button",
+      { type: "button", class: "btn btn-primary btn-lg", onclick: () => setCatalogOpen(true) },
+      "Открыть все курсы",
+    ),
+    count ? h("span", { class: "muted" }, `${coursesText(count)} в каталоге`) : null,
+  );
+}
+
+function featureList() {
+  return h(
+    "ul",
+    { class: "feature-list" },
+    h("li", {}, h("strong", {}, "Поиск"), " — фильтр по названию и описанию прямо при вводе."),
+    h("li", {}, h("strong", {}, "Фильтры"), " — только лекции, семинары или лабораторные."),
+    h("li", {}, h("strong", {}, "Избранное"), " — свои курсы под рукой, в удобном порядке."),
+  );
+}
+
+function notFoundPanel(title, text) {
+  return h(
+    "section",
+    { class: "panel empty-state" },
+    pageTitle(title),
+    h("p", {}, text),
+    h("a", { class: "btn btn-secondary", href: "#/" }, "На главную"),
   );
 }
 
 export function renderNotFound() {
   renderToken += 1;
   setTitle("Страница не найдена");
-  replaceChildren(
-    view,
-    h(
-      "section",
-      { class: "panel empty-state" },
-      h("h1", { class: "page-title", tabindex: -1 }, "Страница не найдена"),
-      h("p", {}, "Такого адреса в портале нет."),
-      h("a", { class: "btn btn-secondary", href: "#/" }, "На главную"),
-    ),
-  );
-}
-
-// ---- a course's materials ----------------------------------------------------------------
-
-function courseHeader(courseId, courseName) {
-  const course = state.courses.get(courseId) || { id: courseId, name: courseName };
-  const description = (course.description || "").trim();
-  const actions = h("div", { class: "course-actions" }, favoriteButton({ ...course, name: courseName }, {
-    withText: true,
-  }));
-  return h(
-    "header",
-    { class: "course-header" },
-    h(
-      "nav",
-      { class: "breadcrumbs", "aria-label": "Навигация по разделам" },
-      h("a", { href: "#/" }, "Главная"),
-      h("span", { "aria-hidden": "true" }, " / "),
-      course.semester ? h("span", {}, `${course.semester}-й семестр`) : h("span", {}, "Курс"),
-    ),
-    h(
-      "div",
-      { class: "course-title-row" },
-      h("h1", { class: "page-title", tabindex: -1 }, courseName),
-      actions,
-    ),
-    description ? h("p", { class: "lead" }, description) : null,
-  );
+  replaceChildren(view, notFoundPanel("Страница не найдена", "Такого адреса в портале нет."));
 }
 
 function pageError(error, onRetry, notFoundText) {
-  if (error.status === 404) {
-    return h(
-      "section",
-      { class: "panel empty-state" },
-      h("h1", { class: "page-title", tabindex: -1 }, notFoundText),
-      h("p", {}, "Возможно, его удалили или ссылка устарела."),
-      h("a", { class: "btn btn-secondary", href: "#/" }, "На главную"),
-    );
-  }
+  if (error.status === 404) return notFoundPanel(notFoundText, "Возможно, его удалили или ссылка устарела.");
   const message = error.unavailable
     ? "Не удалось загрузить данные: сервис каталога временно недоступен."
     : `Не удалось загрузить данные. ${error.message}`;
-  return h("section", { class: "panel" }, h("h1", { class: "page-title", tabindex: -1 }, "Ошибка загрузки"), errorBox(message, onRetry));
+  return h("section", { class: "panel" }, pageTitle("Ошибка загрузки"), errorBox(message, onRetry));
 }
+
+function showLoadError(error, onRetry, notFoundText) {
+  setTitle(error.status === 404 ? notFoundText : "Ошибка");
+  replaceChildren(view, pageError(error, onRetry, notFoundText));
+}
+
+// ---- a course's materials ----------------------------------------------------------------
 
 // Switching chips re-renders the same course: reuse what was just fetched instead of
 // flashing a spinner.
@@ -168,35 +143,73 @@ let lastMaterials = null;
 
 export async function renderCourse(route, { previousRoute, reuse = false } = {}) {
   const token = ++renderToken;
-  const activeType = normaliseType(route.type);
   const knownName = state.courses.get(route.courseId)?.name;
-  const sameCourse = previousRoute?.name === "course" && previousRoute.courseId === route.courseId;
   const chipFocused = Boolean(document.activeElement?.classList.contains("chip"));
   setTitle(knownName);
-  let data;
-  if ((sameCourse || reuse) && lastMaterials?.courseId === route.courseId) {
-    data = lastMaterials.data;
-  } else {
-    replaceChildren(view, loading("Загрузка материалов…"));
-    try {
-      data = await api.materials(route.courseId);
-    } catch (error) {
-      if (!current(token)) return;
-      lastMaterials = null;
-      setTitle(error.status === 404 ? "Курс не найден" : "Ошибка");
-      replaceChildren(view, pageError(error, () => renderCourse(route), "Курс не найден"));
-      return;
-    }
-    if (!current(token)) return;
-    lastMaterials = { courseId: route.courseId, data };
-  }
+  const data = await courseMaterials(route, { previousRoute, reuse }, token);
+  if (!data) return;
   const courseName = data.course_name || knownName || `Курс №${route.courseId}`;
   setTitle(courseName);
   const materials = Array.isArray(data.materials) ? data.materials : [];
-  const editable = canEditCourse(route.courseId);
-  const types = chipTypes(materials);
-  const shown = activeType ? materials.filter((m) => m.material_type_code === activeType) : materials;
+  replaceChildren(view, coursePage(route, courseName, materials));
+  if (chipFocused) view.querySelector(".chip[aria-current]")?.focus();
+}
 
+/** The course's materials answer, or null when it failed (the error is shown) or is stale. */
+async function courseMaterials(route, { previousRoute, reuse }, token) {
+  const sameCourse = previousRoute?.name === "course" && previousRoute.courseId === route.courseId;
+  if ((sameCourse || reuse) && lastMaterials?.courseId === route.courseId) return lastMaterials.data;
+  replaceChildren(view, loading("Загрузка материалов…"));
+  let data;
+  try {
+    data = await api.materials(route.courseId);
+  } catch (error) {
+    if (!current(token)) return null;
+    lastMaterials = null;
+    showLoadError(error, () => renderCourse(route), "Курс не найден");
+    return null;
+  }
+  if (!current(token)) return null;
+  lastMaterials = { courseId: route.courseId, data };
+  return data;
+}
+
+function coursePage(route, courseName, materials) {
+  const activeType = typeCode(route.type);
+  const editable = canEditCourse(route.courseId);
+  const types = courseTypes(materials);
+  return h(
+    "article",
+    { class: "course-page" },
+    courseHeader(route.courseId, courseName),
+    h(
+      "div",
+      { class: "toolbar" },
+      typeChips(route, types, materials, activeType),
+      editable ? addMaterialButton(route) : null,
+    ),
+    materialList(route, { materials, types, activeType, editable }),
+  );
+}
+
+function courseHeader(courseId, courseName) {
+  const course = state.courses.get(courseId) || { id: courseId, name: courseName };
+  const description = (course.description || "").trim();
+  return h(
+    "header",
+    { class: "course-header" },
+    breadcrumbs(course.semester ? h("span", {}, `${course.semester}-й семестр`) : h("span", {}, "Курс")),
+    h(
+      "div",
+      { class: "course-title-row" },
+      pageTitle(courseName),
+      h("div", { class: "course-actions" }, favoriteButton({ ...course, name: courseName }, { withText: true })),
+    ),
+    description ? h("p", { class: "lead" }, description) : null,
+  );
+}
+
+function typeChips(route, types, materials, activeType) {
   const chip = (code, label, count) =>
     h(
       "a",
@@ -208,69 +221,39 @@ export async function renderCourse(route, { previousRoute, reuse = false } = {})
       label,
       h("span", { class: "chip-count" }, String(count)),
     );
+  return h(
+    "nav",
+    { class: "chips", "aria-label": "Тип материала" },
+    chip(null, "Все", materials.length),
+    types.map(({ code, label }) => chip(code, label, ofType(materials, code).length)),
+  );
+}
 
+function addMaterialButton(route) {
+  return h("button", { type: "button", class: "btn btn-primary", onclick: () => createMaterial(route) }, "+ Добавить материал");
+}
+
+/** "Все" groups the materials under their type; a chip shows one type's plain list. */
+function materialList(route, { materials, types, activeType, editable }) {
+  const shown = activeType ? ofType(materials, activeType) : materials;
+  if (!shown.length) {
+    const text = materials.length ? "Материалов этого типа пока нет" : "Материалов пока нет";
+    return h("div", { class: "empty-state" }, h("p", { class: "empty-title" }, text));
+  }
   const listOf = (items) =>
     h("ul", { class: "material-list" }, items.map((material) => materialRow(route, material, editable)));
-  // "Все" groups the materials under their type; a chip shows one type's plain list.
-  const grouped = activeType
-    ? [h("h2", { class: "visually-hidden" }, "Материалы"), listOf(shown)]
-    : types
-        .map(({ code, label }) => ({ code, label, items: shown.filter((m) => m.material_type_code === code) }))
-        .filter(({ items }) => items.length)
-        .map(({ code, label, items }) =>
-          h(
-            "section",
-            { class: "material-group", "aria-label": GROUP_TITLES[code] || label },
-            h(
-              "h2",
-              { class: "group-title" },
-              GROUP_TITLES[code] || label,
-              h("span", { class: "group-count" }, String(items.length)),
-            ),
-            listOf(items),
-          ),
-        );
-  const list = shown.length
-    ? grouped
-    : h(
-        "div",
-        { class: "empty-state" },
-        h(
-          "p",
-          { class: "empty-title" },
-          materials.length ? "Материалов этого типа пока нет" : "Материалов пока нет",
-        ),
-      );
-
-  replaceChildren(
-    view,
-    h(
-      "article",
-      { class: "course-page" },
-      courseHeader(route.courseId, courseName),
+  if (activeType) return [h("h2", { class: "visually-hidden" }, "Материалы"), listOf(shown)];
+  return types
+    .map((type) => ({ title: groupTitle(type), items: ofType(shown, type.code) }))
+    .filter(({ items }) => items.length)
+    .map(({ title, items }) =>
       h(
-        "div",
-        { class: "toolbar" },
-        h(
-          "nav",
-          { class: "chips", "aria-label": "Тип материала" },
-          chip(null, "Все", materials.length),
-          types.map(({ code, label }) =>
-            chip(code, label, materials.filter((m) => m.material_type_code === code).length),
-          ),
-        ),
-        editable
-          ? h(
-              "button",
-              { type: "button", class: "btn btn-primary", onclick: () => createMaterial(route) },
-              "+ Добавить материал",
-            )
-          : null,
+        "section",
+        { class: "material-group", "aria-label": title },
+        h("h2", { class: "group-title" }, title, h("span", { class: "group-count" }, String(items.length))),
+        listOf(items),
       ),
-      list,
-    ),
-  );
-  if (chipFocused) view.querySelector(".chip[aria-current]")?.focus();
+    );
 }
 
 function materialRow(route, material, editable) {
@@ -293,6 +276,8 @@ function materialRow(route, material, editable) {
     editable ? materialControls(route, material) : null,
   );
 }
+
+// ---- a teacher's changes -----------------------------------------------------------------
 
 function materialControls(route, material) {
   return h(
@@ -358,7 +343,7 @@ async function deleteMaterial(route, material) {
     return;
   }
   toast(`Материал «${material.title}» удалён`);
-  if (route.name === "material") navigate({ name: "course", courseId: route.courseId, type: route.type });
+  if (route.name === "material") navigate(courseRoute(route));
   else rerender();
 }
 
@@ -381,89 +366,94 @@ export async function renderMaterial(route, { previousRoute } = {}) {
     material = await api.material(route.courseId, route.materialId);
   } catch (error) {
     if (!current(token)) return;
-    setTitle(error.status === 404 ? "Материал не найден" : "Ошибка");
-    replaceChildren(view, pageError(error, () => renderMaterial(route), "Материал не найден"));
+    showLoadError(error, () => renderMaterial(route), "Материал не найден");
     return;
   }
   if (!current(token)) return;
   const courseName = state.courses.get(route.courseId)?.name;
   setTitle(material.title, courseName);
-  const listRoute = { name: "course", courseId: route.courseId, type: route.type };
-  const backButton = h(
-    "button",
-    {
-      type: "button",
-      class: "btn btn-secondary back-btn",
-      onclick: () => {
-        // Coming from the list, "Назад" is the browser's back, so its scroll position returns.
-        const cameFromList =
-          previousRoute?.name === "course" && previousRoute.courseId === route.courseId;
-        if (cameFromList) history.back();
-        else navigate(listRoute);
-      },
-    },
-    h("span", { "aria-hidden": "true" }, "← "),
-    "Назад",
-  );
-  const fileUrl = safeHttpUrl(material.file_url);
-  const description = (material.description || "").trim();
-  const editable = canEditCourse(route.courseId);
-  const updated = material.updated_at ? new Date(material.updated_at) : null;
-
   replaceChildren(
     view,
     h(
       "article",
       { class: "material-page" },
-      h(
-        "div",
-        { class: "material-nav" },
-        backButton,
-        h(
-          "nav",
-          { class: "breadcrumbs", "aria-label": "Навигация по разделам" },
-          h("a", { href: "#/" }, "Главная"),
-          h("span", { "aria-hidden": "true" }, " / "),
-          h("a", { href: routeHref(listRoute) }, courseName || "Материалы курса"),
-        ),
-      ),
-      h(
-        "div",
-        { class: "panel material-card" },
-        h(
-          "div",
-          { class: "material-meta" },
-          typeBadge(material),
-          h("span", {}, lessonText(material.lesson_number)),
-          courseName ? h("span", { class: "eyebrow-course" }, courseName) : null,
-        ),
-        h("h1", { class: "page-title", tabindex: -1 }, material.title),
-        h(
-          "dl",
-          { class: "details" },
-          h("div", {}, h("dt", {}, "Тип"), h("dd", {}, typeLabel(material))),
-          h("div", {}, h("dt", {}, "Номер занятия"), h("dd", {}, String(material.lesson_number ?? "—"))),
-          updated && !Number.isNaN(updated.getTime())
-            ? h("div", {}, h("dt", {}, "Обновлено"), h("dd", {}, updated.toLocaleDateString("ru-RU", { day: "numeric", month: "long", year: "numeric" })))
-            : null,
-        ),
-        h("h2", { class: "section-title" }, "Описание"),
-        h("p", { class: description ? "material-description" : "muted" }, description || "Описание не добавлено."),
-        h(
-          "div",
-          { class: "material-actions" },
-          fileUrl
-            ? h(
-                "a",
-                { class: "btn btn-primary", href: fileUrl, target: "_blank", rel: "noopener noreferrer" },
-                "Открыть файл",
-                h("span", { class: "visually-hidden" }, " (в новой вкладке)"),
-                h("span", { "aria-hidden": "true" }, " ↗"),
-              )
-            : h("p", { class: "muted" }, "Ссылка на файл недоступна."),
-          editable ? materialControls(route, material) : null,
-        ),
-      ),
+      materialNav(route, previousRoute, courseName),
+      materialCard(route, material, courseName),
     ),
+  );
+}
+
+function materialNav(route, previousRoute, courseName) {
+  return h(
+    "div",
+    { class: "material-nav" },
+    backButton(route, previousRoute),
+    breadcrumbs(h("a", { href: routeHref(courseRoute(route)) }, courseName || "Материалы курса")),
+  );
+}
+
+function backButton(route, previousRoute) {
+  const goBack = () => {
+    // Coming from the list, "Назад" is the browser's back, so its scroll position returns.
+    const cameFromList = previousRoute?.name === "course" && previousRoute.courseId === route.courseId;
+    if (cameFromList) history.back();
+    else navigate(courseRoute(route));
+  };
+  return h(
+    "button",
+    { type: "button", class: "btn btn-secondary back-btn", onclick: goBack },
+    h("span", { "aria-hidden": "true" }, "← "),
+    "Назад",
+  );
+}
+
+function materialCard(route, material, courseName) {
+  const description = (material.description || "").trim();
+  return h(
+    "div",
+    { class: "panel material-card" },
+    h(
+      "div",
+      { class: "material-meta" },
+      typeBadge(material),
+      h("span", {}, lessonText(material.lesson_number)),
+      courseName ? h("span", { class: "eyebrow-course" }, courseName) : null,
+    ),
+    pageTitle(material.title),
+    materialFacts(material),
+    h("h2", { class: "section-title" }, "Описание"),
+    h("p", { class: description ? "material-description" : "muted" }, description || "Описание не добавлено."),
+    h(
+      "div",
+      { class: "material-actions" },
+      fileLink(material.file_url),
+      canEditCourse(route.courseId) ? materialControls(route, material) : null,
+    ),
+  );
+}
+
+function materialFacts(material) {
+  const fact = (term, value) => h("div", {}, h("dt", {}, term), h("dd", {}, value));
+  const updated = material.updated_at ? new Date(material.updated_at) : null;
+  return h(
+    "dl",
+    { class: "details" },
+    fact("Тип", typeLabel(material)),
+    fact("Номер занятия", String(material.lesson_number ?? "—")),
+    updated && !Number.isNaN(updated.getTime())
+      ? fact("Обновлено", updated.toLocaleDateString("ru-RU", { day: "numeric", month: "long", year: "numeric" }))
+      : null,
+  );
+}
+
+function fileLink(url) {
+  const href = safeHttpUrl(url);
+  if (!href) return h("p", { class: "muted" }, "Ссылка на файл недоступна.");
+  return h(
+    "a",
+    { class: "btn btn-primary", href, target: "_blank", rel: "noopener noreferrer" },
+    "Открыть файл",
+    h("span", { class: "visually-hidden" }, " (в новой вкладке)"),
+    h("span", { "aria-hidden": "true" }, " ↗"),
   );
 }
