@@ -10,7 +10,7 @@ from . import settings
 from .docs import init_docs
 from .pages import pages
 from .proxy import ApiProxy
-from .routes import ROUTES, RouteTable
+from .routes import ROUTES, RouteTable, service_urls
 
 GATEWAY_OWN_API_PREFIX = "/api/docs"
 
@@ -25,11 +25,12 @@ def create_app(config: dict | None = None) -> Flask:
         database=False,
     )
     routes = RouteTable(ROUTES)
+    urls = service_urls(app.config, routes)
     verifier = init_auth(app)
     app.register_blueprint(pages)
-    init_docs(app, routes)
+    init_docs(app, routes, urls)
     proxy = ApiProxy(
-        app.config,
+        urls,
         routes=routes,
         connect_timeout=app.config["GATEWAY_UPSTREAM_CONNECT_TIMEOUT"],
         read_timeout=app.config["GATEWAY_UPSTREAM_READ_TIMEOUT"],

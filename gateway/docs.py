@@ -19,7 +19,7 @@ from flask import Blueprint, current_app, jsonify, send_from_directory
 from service_kit.errors import UpstreamUnavailable
 from service_kit.http_client import ServiceClient
 
-from .routes import UPSTREAM_SERVICE_NAMES, RouteTable
+from .routes import RouteTable
 
 SWAGGER_UI_DIR = Path(__file__).resolve().parent / "static" / "swagger-ui"
 FRESH_SECONDS = 60.0  # every service answered: the docs change only with a deployment
@@ -122,11 +122,8 @@ def http_spec_source(base_url: str, service: str) -> SpecSource:
     return lambda: client.get_json("/openapi.json", expect=dict)
 
 
-def init_docs(app, routes: RouteTable) -> MergedDocs:
-    sources = {}
-    for upstream in sorted({route.upstream for route in routes.routes}):
-        service = UPSTREAM_SERVICE_NAMES.get(upstream, upstream)
-        sources[service] = http_spec_source(app.config[upstream], service)
+def init_docs(app, routes: RouteTable, service_urls: dict[str, str]) -> MergedDocs:
+    sources = {service: http_spec_source(url, service) for service, url in service_urls.items()}
     merged = MergedDocs(sources, routes)
     app.extensions["api_docs"] = merged
     app.register_blueprint(docs)
@@ -179,18 +176,13 @@ def _gateway_path(path: str, service: str, routes: RouteTable) -> str | None:
     """The path a client uses through the gateway for `path` of `service`, or None when the
     gateway does not route it to that service."""
     for route in routes.routes:
-        if UPSTREAM_SERVICE_NAMES.get(route.upstream, route.upstream) != service:
+        if route.service != service:
             continue
-        if route.upstream_prefix and (
-            path == route.upstream_prefix or path.startswith(route.upstream_prefix + "/")
-        ):
-            return route.prefix + path[len(route.upstream_prefix) :]
-    owner = routes.match(path)
-    if owner is None or UPSTREAM_SERVICE_NAMES.get(owner.upstream, owner.upstream) != service:
-        return None
-    if owner.upstream_prefix is not None:
-        return None  # reached only under its gateway name, handled above
-    return path
+        public_path = route.public_path(path)
+        # Only when that path comes back to this route: a more specific one may own it.
+        if public_path is not None and routes.match(public_path) == route:
+            return public_path
+    return None
 
 
 def _with_unique_components(spec: dict, service: str, merged: dict) -> dict:

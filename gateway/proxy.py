@@ -18,7 +18,7 @@ from service_kit.metrics import UNMATCHED_ROUTE, observe_request
 from service_kit.request_log import incoming_request_id
 
 from .paths import is_safe_target, split_target
-from .routes import UPSTREAM_SERVICE_NAMES, Route, RouteTable
+from .routes import Route, RouteTable
 from .upstream import ProtocolError, Upstream, UpstreamFailure, UpstreamResponse
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class ApiProxy:
 
     def __init__(
         self,
-        upstream_urls: dict[str, str],
+        service_urls: dict[str, str],
         *,
         routes: RouteTable | None = None,
         connect_timeout: float = 2.0,
@@ -82,13 +82,10 @@ class ApiProxy:
     ):
         self.routes = routes or RouteTable()
         self.upstreams = {
-            key: Upstream(
-                UPSTREAM_SERVICE_NAMES.get(key, key),
-                upstream_urls[key],
-                connect_timeout=connect_timeout,
-                read_timeout=read_timeout,
+            service: Upstream(
+                service, url, connect_timeout=connect_timeout, read_timeout=read_timeout
             )
-            for key in {route.upstream for route in self.routes.routes}
+            for service, url in service_urls.items()
         }
         self.token_check = token_check
         self.max_body_bytes = max_body_bytes
@@ -112,7 +109,7 @@ class ApiProxy:
             if not route.is_public(method):
                 user_id = self._check_token(environ.get("HTTP_AUTHORIZATION"))
             body = self._read_body(environ, method)
-            upstream = self.upstreams[route.upstream]
+            upstream = self.upstreams[route.service]
             request = self._upstream_request(
                 environ, upstream, _upstream_target(upstream, route, path, query), body, request_id
             )
@@ -302,9 +299,7 @@ def raw_target(environ: dict) -> str:
 
 
 def _upstream_target(upstream: Upstream, route: Route, path: str, query: str) -> str:
-    if route.upstream_prefix is not None:
-        path = route.upstream_prefix + path[len(route.prefix) :]
-    return upstream.path_prefix + path + query
+    return upstream.path_prefix + route.upstream_path + path[len(route.prefix) :] + query
 
 
 def _connection_tokens(value: str) -> frozenset[str]:

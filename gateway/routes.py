@@ -1,9 +1,12 @@
 """Which service answers which /api path, and which requests need a token.
 
 The table is the whole routing policy of the edge. It is compiled once into a dict keyed by
-prefix, so a lookup costs one dict probe per path segment.
+prefix, so a lookup costs one dict probe per path segment. A service is named once, in its
+routes; its base URL is the `<SERVICE>_URL` setting (catalog: CATALOG_URL), so adding a service
+is adding its route lines.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 READS = frozenset({"GET", "HEAD"})
@@ -12,44 +15,48 @@ EVERY_METHOD = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTI
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """Requests under `prefix` go to the service at config[`upstream`].
+    """Requests under `prefix` go to `service`, under `upstream_path` there.
 
     `public_methods` need no token; every other method needs a valid access token at the edge.
-    `upstream_prefix`, when set, replaces `prefix` in the forwarded path.
+    `upstream_path` is the service's path for `prefix` (the rest of the path follows it
+    unchanged); by default the service sees the path the client sent.
     """
 
     prefix: str
-    upstream: str
+    service: str
     public_methods: frozenset[str] = frozenset()
-    upstream_prefix: str | None = None
+    upstream_path: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.upstream_path:
+            object.__setattr__(self, "upstream_path", self.prefix)
 
     def is_public(self, method: str) -> bool:
         return method in self.public_methods
 
+    def public_path(self, service_path: str) -> str | None:
+        """The path a client uses for the service's `service_path`, when it lies under this
+        route's `upstream_path`; else None."""
+        base = self.upstream_path
+        if service_path == base or service_path.startswith(base + "/"):
+            return self.prefix + service_path[len(base) :]
+        return None
+
 
 ROUTES: tuple[Route, ...] = (
-    Route("/api/courses", "CATALOG_URL", public_methods=READS),
-    Route("/api/semesters", "CATALOG_URL", public_methods=READS),
-    Route("/api/teacher", "CATALOG_URL"),
-    Route("/api/auth", "AUTH_URL"),
-    Route("/api/auth/register", "AUTH_URL", public_methods=frozenset({"POST"})),
-    Route("/api/auth/login", "AUTH_URL", public_methods=frozenset({"POST"})),
-    Route("/api/auth/refresh", "AUTH_URL", public_methods=frozenset({"POST"})),
-    Route("/api/auth/logout", "AUTH_URL", public_methods=frozenset({"POST"})),
+    Route("/api/courses", "catalog", public_methods=READS),
+    Route("/api/semesters", "catalog", public_methods=READS),
+    Route("/api/teacher", "catalog"),
+    Route("/api/auth", "auth"),
+    Route("/api/auth/register", "auth", public_methods=frozenset({"POST"})),
+    Route("/api/auth/login", "auth", public_methods=frozenset({"POST"})),
+    Route("/api/auth/refresh", "auth", public_methods=frozenset({"POST"})),
+    Route("/api/auth/logout", "auth", public_methods=frozenset({"POST"})),
     Route(
-        "/api/auth/jwks.json",
-        "AUTH_URL",
-        public_methods=READS,
-        upstream_prefix="/.well-known/jwks.json",
+        "/api/auth/jwks.json", "auth", public_methods=READS, upstream_path="/.well-known/jwks.json"
     ),
-    Route("/api/user/courses", "FAVORITES_URL"),
+    Route("/api/user/courses", "favorites"),
 )
-
-UPSTREAM_SERVICE_NAMES = {
-    "CATALOG_URL": "catalog",
-    "AUTH_URL": "auth",
-    "FAVORITES_URL": "favorites",
-}
 
 
 class RouteTable:
@@ -59,13 +66,19 @@ class RouteTable:
         self._by_prefix = {route.prefix: route for route in routes}
         if len(self._by_prefix) != len(routes):
             raise ValueError("two routes share a prefix")
-        for prefix in self._by_prefix:
-            if not prefix.startswith("/") or prefix.endswith("/") or "//" in prefix:
-                raise ValueError(f"route prefix {prefix!r} must be /segment[/segment...]")
+        for route in routes:
+            for path in (route.prefix, route.upstream_path):
+                if not path.startswith("/") or path.endswith("/") or "//" in path:
+                    raise ValueError(f"route path {path!r} must be /segment[/segment...]")
 
     @property
     def routes(self) -> tuple[Route, ...]:
         return tuple(self._by_prefix.values())
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        """The routed services' names, sorted."""
+        return tuple(sorted({route.service for route in self._by_prefix.values()}))
 
     def match(self, path: str) -> Route | None:
         """The route owning `path` (a raw path without query), or None."""
@@ -77,3 +90,8 @@ class RouteTable:
                 return route
             end = path.rfind("/", 0, end)
         return None
+
+
+def service_urls(config: Mapping[str, str], routes: RouteTable) -> dict[str, str]:
+    """Each routed service's base URL, read once from its `<SERVICE>_URL` setting."""
+    return {service: config[f"{service.upper()}_URL"] for service in routes.services}

@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from auth_service.models import Base as AuthBase  # noqa: E402
 from catalog_service.models import Base as CatalogBase  # noqa: E402
 from favorites_service.models import Base as FavoritesBase  # noqa: E402
-from gateway.routes import ROUTES, UPSTREAM_SERVICE_NAMES  # noqa: E402
+from gateway.routes import ROUTES  # noqa: E402
 from service_kit.config import DEFAULT_PORTS  # noqa: E402
 
 DOCUMENT = REPO_ROOT / "docs" / "architecture.md"
@@ -129,7 +129,7 @@ def constraints_list(metadata: MetaData) -> str:
 def services_diagram() -> str:
     by_upstream = defaultdict(list)
     for route in ROUTES:
-        service = UPSTREAM_SERVICE_NAMES[route.upstream]
+        service = route.service
         # Show a prefix once, not each of its more specific public sub-routes.
         if not any(route.prefix.startswith(other + "/") for other in by_upstream[service]):
             by_upstream[service].append(route.prefix)

@@ -145,7 +145,7 @@ def test_timeouts_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("GATEWAY_UPSTREAM_READ_TIMEOUT", "7.5")
     monkeypatch.setenv("GATEWAY_UPSTREAM_CONNECT_TIMEOUT", "0.5")
     proxy = create_app().extensions["api_proxy"]
-    upstream = proxy.upstreams["CATALOG_URL"]
+    upstream = proxy.upstreams["catalog"]
     assert (upstream.read_timeout, upstream.connect_timeout) == (7.5, 0.5)
 
 

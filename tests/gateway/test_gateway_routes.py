@@ -2,7 +2,7 @@
 
 import pytest
 
-from gateway.routes import ROUTES, Route, RouteTable
+from gateway.routes import ROUTES, Route, RouteTable, service_urls
 
 TABLE = RouteTable(ROUTES)
 
@@ -77,15 +77,50 @@ def test_personal_routes_need_a_token_for_every_method(path):
 
 
 def test_jwks_is_rewritten_to_the_well_known_path():
-    assert TABLE.match("/api/auth/jwks.json").upstream_prefix == "/.well-known/jwks.json"
+    route = TABLE.match("/api/auth/jwks.json")
+    assert route.upstream_path == "/.well-known/jwks.json"
+    assert route.public_path("/.well-known/jwks.json") == "/api/auth/jwks.json"
+
+
+def test_other_routes_keep_the_path_the_client_sent():
+    route = TABLE.match("/api/courses/7")
+    assert route.upstream_path == route.prefix == "/api/courses"
+    assert route.public_path("/api/courses/7") == "/api/courses/7"
+    assert route.public_path("/api/coursesX") is None
+
+
+def test_each_service_url_comes_from_its_setting():
+    config = {
+        "CATALOG_URL": "http://catalog:8001",
+        "FAVORITES_URL": "http://favorites:8002",
+        "AUTH_URL": "http://auth:8003",
+        "REDIS_URL": "redis://cache",
+    }
+    assert service_urls(config, TABLE) == {
+        "auth": "http://auth:8003",
+        "catalog": "http://catalog:8001",
+        "favorites": "http://favorites:8002",
+    }
+
+
+def test_a_new_service_is_one_route_line():
+    table = RouteTable((*ROUTES, Route("/api/grades", "grades")))
+    assert table.match("/api/grades/3").service == "grades"
+    assert "grades" in table.services
 
 
 @pytest.mark.parametrize("prefix", ["/api/x/", "api/x", "/api//x"])
 def test_malformed_prefixes_are_refused(prefix):
     with pytest.raises(ValueError):
-        RouteTable((Route(prefix, "CATALOG_URL"),))
+        RouteTable((Route(prefix, "catalog"),))
+
+
+@pytest.mark.parametrize("upstream_path", ["/x/", "x", "//x"])
+def test_malformed_upstream_paths_are_refused(upstream_path):
+    with pytest.raises(ValueError):
+        RouteTable((Route("/api/x", "catalog", upstream_path=upstream_path),))
 
 
 def test_duplicate_prefixes_are_refused():
     with pytest.raises(ValueError):
-        RouteTable((Route("/api/x", "CATALOG_URL"), Route("/api/x", "AUTH_URL")))
+        RouteTable((Route("/api/x", "catalog"), Route("/api/x", "auth")))
