@@ -77,7 +77,7 @@ class ApiProxy:
         routes: RouteTable | None = None,
         connect_timeout: float = 2.0,
         read_timeout: float = 10.0,
-        token_check: TokenCheck | None = None,
+        token_check: TokenCheck,
         max_body_bytes: int = MAX_BODY_BYTES,
     ):
         self.routes = routes or RouteTable()
@@ -129,8 +129,6 @@ class ApiProxy:
         return content
 
     def _check_token(self, authorization: str | None) -> object:
-        if self.token_check is None:
-            raise _Refusal(401, "Authentication is not available.")
         if not authorization:
             raise _Refusal(401, "A bearer access token is required.")
         try:
