@@ -11,6 +11,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    text,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -67,6 +68,8 @@ class MaterialType(Base):
 
     code: Mapped[str] = mapped_column(String(32), primary_key=True)
     label: Mapped[str] = mapped_column(String(100), unique=True)
+    # The heading over a group of them: "Лекции" over "Лекция 1", "Лекция 2", ...
+    group_label: Mapped[str] = mapped_column(String(100))
     sort_order: Mapped[int] = mapped_column(SmallInteger)
 
 
@@ -82,11 +85,43 @@ class Material(Base):
     type_code: Mapped[str] = mapped_column(ForeignKey("material_types.code"))
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text, default="")
-    file_url: Mapped[str] = mapped_column(String(2000))
+    # An external link (slides elsewhere); the uploaded file, if any, is described below.
+    file_url: Mapped[str | None] = mapped_column(String(2000))
+    # The teacher's Markdown, and its sanitised HTML rendered when it is written.
+    body: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    body_html: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    # The uploaded file: its content's sha256 is its key in the file storage.
+    file_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    file_name: Mapped[str | None] = mapped_column(String(255))
+    file_size: Mapped[int | None] = mapped_column(BigInteger)
+    file_kind: Mapped[str | None] = mapped_column(String(16))
+    file_content_type: Mapped[str | None] = mapped_column(String(100))
+    # Text extracted from the file by the worker: none | pending | ready | failed (+ why).
+    text_status: Mapped[str] = mapped_column(
+        String(16), default="none", server_default=text("'none'")
+    )
+    text_error: Mapped[str | None] = mapped_column(String(500))
+    extracted_text: Mapped[str | None] = mapped_column(Text, deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     type: Mapped[MaterialType] = relationship(lazy="joined", innerjoin=True)
+
+    @property
+    def has_text(self) -> bool:
+        return bool(self.body.strip()) or self.text_status == "ready"
+
+    @property
+    def file(self) -> dict | None:
+        if self.file_sha256 is None:
+            return None
+        return {
+            "name": self.file_name,
+            "size": self.file_size,
+            "content_type": self.file_content_type,
+            "sha256": self.file_sha256,
+            "url": f"/api/courses/{self.course_id}/materials/{self.id}/file",
+        }
 
     @property
     def material_type(self) -> str:
@@ -95,6 +130,21 @@ class Material(Base):
     @property
     def material_type_code(self) -> str:
         return self.type_code
+
+
+class StoredFile(Base):
+    """Every object written to the file storage, recorded *before* it is written.
+
+    A material points at an object by its sha256; an object no material points at (its upload's
+    transaction failed, the process died, the material was deleted or given another file) is
+    removed by the sweep once it is older than any upload in flight.
+    """
+
+    __tablename__ = "stored_files"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CourseTeacher(Base):

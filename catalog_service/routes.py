@@ -1,5 +1,8 @@
-"""The catalog API: thin views over services.py."""
+"""The catalog API: thin views over services.py and content.py."""
 
+from functools import wraps
+
+from flask import current_app, request
 from flask.views import MethodView
 
 from service_kit import get_session
@@ -9,8 +12,10 @@ from service_kit.pagination import PAGINATION_HEADER, Page, pagination_header
 from service_kit.permissions import COURSES_ADMIN, MATERIALS_WRITE
 from service_kit.routing import MAX_USER_ID
 
-from . import services
+from . import content, services
 from .cache import cached_response, etagged_response
+from .downloads import file_response
+from .rendering import render_markdown
 from .schemas import (
     CourseCreateSchema,
     CourseDetailsSchema,
@@ -19,10 +24,15 @@ from .schemas import (
     CourseSchema,
     CourseSearchQueryArgsSchema,
     CourseUpdateSchema,
+    FileUploadSchema,
     MaterialCreateSchema,
+    MaterialPreviewSchema,
     MaterialQueryArgsSchema,
     MaterialSchema,
+    MaterialTextSchema,
+    MaterialTypeSchema,
     MaterialUpdateSchema,
+    RenderedSchema,
     SemesterSchema,
 )
 
@@ -32,6 +42,8 @@ blp = Blueprint("catalog", __name__, url_prefix="/api", description="Courses and
 COURSE_ID = "<id:course_id>"
 MATERIAL_ID = "<id:material_id>"
 USER_ID = f"<id(max={MAX_USER_ID}):user_id>"
+# Room for the multipart framing around the file itself.
+MULTIPART_OVERHEAD = 64 * 1024
 
 
 @blp.route("/courses")
@@ -61,6 +73,15 @@ class Semesters(MethodView):
     def get(self):
         """Active courses grouped by semester."""
         return services.list_semesters(get_session())
+
+
+@blp.route("/material-types")
+class MaterialTypes(MethodView):
+    @cached_response
+    @blp.response(200, MaterialTypeSchema(many=True))
+    def get(self):
+        """The kinds of material (lecture, seminar, lab), in display order."""
+        return services.material_types(get_session())
 
 
 @blp.route("/courses/search")
@@ -162,3 +183,76 @@ class MaterialById(MethodView):
     def delete(self, course_id, material_id):
         """Delete a material (a teacher of the course, or an admin)."""
         services.delete_material(get_session(), current_principal(), course_id, material_id)
+
+
+@blp.route(f"/courses/{COURSE_ID}/materials/preview")
+class MaterialPreview(MethodView):
+    @require_permission(MATERIALS_WRITE)
+    @blp.arguments(MaterialPreviewSchema)
+    @blp.response(200, RenderedSchema)
+    def post(self, body, course_id):
+        """Render a Markdown body as the material page will show it (the editor's preview)."""
+        services.editable_course(get_session(), current_principal(), course_id)
+        return {"html": render_markdown(body["body"])}
+
+
+@blp.route(f"/courses/{COURSE_ID}/materials/{MATERIAL_ID}/text")
+class MaterialText(MethodView):
+    @cached_response
+    @blp.response(200, MaterialTextSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, course_id, material_id):
+        """The text a material stores: its body, its file's extracted text, or both."""
+        return content.material_text(get_session(), course_id, material_id)
+
+
+def accepts_file_upload(view):
+    """Let this request's body be as large as a material file may be (1 MiB elsewhere)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        request.max_content_length = (
+            current_app.config["MATERIAL_FILE_MAX_BYTES"] + MULTIPART_OVERHEAD
+        )
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@blp.route(f"/courses/{COURSE_ID}/materials/{MATERIAL_ID}/file")
+class MaterialFile(MethodView):
+    @blp.response(200, description="The file, as an attachment; Range and ETag supported")
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, course_id, material_id):
+        """Download the material's file."""
+        material = content.material_file(get_session(), course_id, material_id)
+        return file_response(material, current_app.extensions["file_storage"])
+
+    @require_permission(MATERIALS_WRITE)
+    @accepts_file_upload
+    @blp.arguments(FileUploadSchema, location="files")
+    @blp.response(200, MaterialSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(413, description="Larger than MATERIAL_FILE_MAX_MB")
+    @blp.alt_response(415, description="Not an allowed type (decided by the content)")
+    def put(self, files, course_id, material_id):
+        """Upload or replace the material's file (multipart field `file`)."""
+        upload = files["file"]
+        return content.attach_file(
+            get_session(),
+            current_app.extensions["file_storage"],
+            current_principal(),
+            course_id,
+            material_id,
+            upload.stream,
+            upload.filename,
+            max_bytes=current_app.config["MATERIAL_FILE_MAX_BYTES"],
+            queue_text=current_app.extensions["queue_text"],
+        )
+
+    @require_permission(MATERIALS_WRITE)
+    @blp.response(204)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def delete(self, course_id, material_id):
+        """Remove the material's file."""
+        content.remove_file(get_session(), current_principal(), course_id, material_id)

@@ -4,6 +4,7 @@ import re
 import unicodedata
 from urllib.parse import urlparse
 
+from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from service_kit.pagination import PaginationQueryArgsSchema
@@ -22,6 +23,7 @@ NAME_MAX = 200
 TITLE_MAX = 300
 DESCRIPTION_MAX = 5000
 URL_MAX = 2000
+BODY_MAX = 200_000
 LESSON_MAX = 1000
 _ASCII_ID = re.compile(r"[0-9]{1,19}")
 
@@ -138,7 +140,9 @@ class MaterialSummarySchema(Schema):
     material_type = fields.Str(metadata={"example": "Лекция"})
     material_type_code = fields.Str(metadata={"example": "lecture"})
     title = fields.Str()
-    file_url = fields.Str()
+    file_url = fields.Str(allow_none=True, metadata={"description": "an external link, or null"})
+    has_text = fields.Bool(metadata={"description": "a body or a file's extracted text"})
+    has_file = fields.Function(lambda material: material.file_sha256 is not None)
 
 
 class CourseMaterialsSchema(Schema):
@@ -147,9 +151,31 @@ class CourseMaterialsSchema(Schema):
     materials = fields.List(fields.Nested(MaterialSummarySchema))
 
 
+class MaterialTypeSchema(Schema):
+    code = fields.Str(metadata={"example": "lecture"})
+    label = fields.Str(metadata={"example": "Лекция"})
+    group_label = fields.Str(metadata={"example": "Лекции"})
+    sort_order = fields.Int()
+
+
+class MaterialFileSchema(Schema):
+    name = fields.Str(metadata={"example": "Лекция 1.pdf"})
+    size = fields.Int(metadata={"description": "bytes"})
+    content_type = fields.Str(metadata={"example": "application/pdf"})
+    sha256 = fields.Str()
+    url = fields.Str(metadata={"description": "where to download it"})
+
+
 class MaterialSchema(MaterialSummarySchema):
     course_id = fields.Int()
     description = fields.Str()
+    body = fields.Str(metadata={"description": "Markdown"})
+    body_html = fields.Str(metadata={"description": "the body rendered and sanitised"})
+    file = fields.Nested(MaterialFileSchema, allow_none=True)
+    text_status = fields.Str(
+        metadata={"description": "the file's text: none, pending, ready or failed"}
+    )
+    text_error = fields.Str(allow_none=True, metadata={"description": "why extraction failed"})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
@@ -184,7 +210,10 @@ class MaterialCreateSchema(Schema):
     description = fields.Str(
         load_default="", validate=[validate.Length(max=DESCRIPTION_MAX), multiline_text]
     )
-    file_url = fields.Str(required=True, validate=[validate.Length(max=URL_MAX), web_url])
+    file_url = fields.Str(
+        load_default=None, allow_none=True, validate=[validate.Length(max=URL_MAX), web_url]
+    )
+    body = fields.Str(load_default="", validate=[validate.Length(max=BODY_MAX), multiline_text])
 
 
 class MaterialUpdateSchema(Schema):
@@ -192,4 +221,24 @@ class MaterialUpdateSchema(Schema):
     material_type_code = fields.Str(validate=validate.Length(max=32))
     title = fields.Str(validate=[validate.Length(max=TITLE_MAX), single_line_text])
     description = fields.Str(validate=[validate.Length(max=DESCRIPTION_MAX), multiline_text])
-    file_url = fields.Str(validate=[validate.Length(max=URL_MAX), web_url])
+    file_url = fields.Str(allow_none=True, validate=[validate.Length(max=URL_MAX), web_url])
+    body = fields.Str(validate=[validate.Length(max=BODY_MAX), multiline_text])
+
+
+class MaterialPreviewSchema(Schema):
+    body = fields.Str(required=True, validate=[validate.Length(max=BODY_MAX), multiline_text])
+
+
+class RenderedSchema(Schema):
+    html = fields.Str()
+
+
+class MaterialTextSchema(Schema):
+    text = fields.Str()
+    source = fields.Str(metadata={"description": "body, file or both"})
+    chars = fields.Int()
+    sha256 = fields.Str(metadata={"description": "of the text, UTF-8"})
+
+
+class FileUploadSchema(Schema):
+    file = Upload(required=True, metadata={"description": "the file (multipart field `file`)"})

@@ -29,6 +29,7 @@ from .models import (
     Material,
     MaterialType,
 )
+from .rendering import render_markdown
 
 SEARCH_QUERY_MAX_LENGTH = 100
 SEARCH_LIMIT_DEFAULT = 50
@@ -281,7 +282,7 @@ def teacher_courses(session: Session, user_id: int) -> list[Course]:
 # --- writing: courses (admin) --------------------------------------------------------------
 
 COURSE_FIELDS = ("name", "description", "semester", "is_active")
-MATERIAL_FIELDS = ("lesson_number", "type_code", "title", "description", "file_url")
+MATERIAL_FIELDS = ("lesson_number", "type_code", "title", "description", "file_url", "body")
 
 
 def new_course(
@@ -369,7 +370,7 @@ def _check_user_id(user_id: int) -> None:
 # --- writing: materials (teachers of the course, admins) -----------------------------------
 
 
-def _editable_course(session: Session, editor: Principal, course_id: int) -> Course:
+def editable_course(session: Session, editor: Principal, course_id: int) -> Course:
     """The active course if `editor` may change its materials: an admin, or a teacher of it."""
     is_admin = editor.has(COURSES_ADMIN)
     if not (is_admin or editor.has(MATERIALS_WRITE)):
@@ -378,6 +379,14 @@ def _editable_course(session: Session, editor: Principal, course_id: int) -> Cou
     if not is_admin and session.get(CourseTeacher, (course.id, editor.user_id)) is None:
         raise Forbidden("Only teachers of this course can change its materials.")
     return course
+
+
+def editable_material(
+    session: Session, editor: Principal, course_id: int, material_id: int
+) -> Material:
+    """The material if `editor` may change it (see `editable_course`)."""
+    editable_course(session, editor, course_id)
+    return get_material(session, course_id, material_id)
 
 
 def _check_type_code(session: Session, code: str) -> None:
@@ -396,18 +405,22 @@ def new_material(
     material_type_code: str,
     title: str,
     description: str = "",
-    file_url: str,
+    file_url: str | None = None,
+    body: str = "",
 ) -> Material:
     """A material row; the caller adds it to a session (the type code is checked by the caller
     or by the foreign key)."""
     now = utcnow()
+    body = body.strip()
     return Material(
         course_id=course_id,
         lesson_number=lesson_number,
         type_code=material_type_code,
         title=title.strip(),
         description=description.strip(),
-        file_url=file_url.strip(),
+        file_url=file_url.strip() if file_url else None,
+        body=body,
+        body_html=render_markdown(body),
         created_at=now,
         updated_at=now,
     )
@@ -416,7 +429,7 @@ def new_material(
 def create_material(
     session: Session, editor: Principal, course_id: int, values: dict[str, Any]
 ) -> Material:
-    course = _editable_course(session, editor, course_id)
+    course = editable_course(session, editor, course_id)
     _check_type_code(session, values["material_type_code"])
     material = new_material(course.id, **values)
     session.add(material)
@@ -428,21 +441,23 @@ def create_material(
 def update_material(
     session: Session, editor: Principal, course_id: int, material_id: int, changes: dict[str, Any]
 ) -> Material:
-    _editable_course(session, editor, course_id)
-    material = get_material(session, course_id, material_id)
+    material = editable_material(session, editor, course_id, material_id)
     changes = dict(changes)
     if "material_type_code" in changes:
         _check_type_code(session, changes["material_type_code"])
         changes["type_code"] = changes.pop("material_type_code")
+    if "file_url" in changes and not changes["file_url"]:
+        changes["file_url"] = None  # "" or null: the link is removed
     if _apply(material, changes, MATERIAL_FIELDS):
+        material.body_html = render_markdown(material.body)
         material.updated_at = utcnow()
         commit_change(session)
     return _reload_material(session, material)
 
 
 def delete_material(session: Session, editor: Principal, course_id: int, material_id: int) -> None:
-    _editable_course(session, editor, course_id)
-    material = get_material(session, course_id, material_id)
+    """Delete a material (its file's object goes with the next sweep if nothing else uses it)."""
+    material = editable_material(session, editor, course_id, material_id)
     session.delete(material)
     commit_change(session)
 

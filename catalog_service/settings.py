@@ -2,9 +2,39 @@
 
 import os
 
+from service_kit.config import MiB, seconds, var_dir
+
 
 def from_environment() -> dict:
+    env = os.environ.get
     return {
         # "off" renders every answer afresh (ETags and 304s stay), to measure the cache.
-        "CATALOG_CACHE": os.environ.get("CATALOG_CACHE") or "on",
+        "CATALOG_CACHE": env("CATALOG_CACHE") or "on",
+        # Uploaded files: "local" (a directory) or "s3" (any S3-compatible store, via boto3,
+        # which also reads AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY itself).
+        "FILE_STORAGE": _choice("FILE_STORAGE", ("local", "s3"), "local"),
+        "FILE_STORAGE_DIR": env("FILE_STORAGE_DIR") or str(var_dir() / "files"),
+        "S3_ENDPOINT_URL": env("S3_ENDPOINT_URL") or None,
+        "S3_BUCKET": env("S3_BUCKET") or "course-materials",
+        "S3_REGION": env("S3_REGION") or None,
+        "MATERIAL_FILE_MAX_BYTES": _megabytes("MATERIAL_FILE_MAX_MB", 50) * MiB,
+        # The worker's limits for reading one file's text.
+        "TEXT_EXTRACTION_TIMEOUT": seconds("TEXT_EXTRACTION_TIMEOUT", 60.0),
+        "TEXT_MAX_CHARS": 1_000_000,
     }
+
+
+def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = (os.environ.get(name) or default).lower()
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def _megabytes(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= 10_240:
+        raise ValueError(f"{name} must be a whole number of MiB from 1 to 10240, got {raw!r}")
+    return int(raw)

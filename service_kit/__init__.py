@@ -1,5 +1,5 @@
 """What every service of the portal shares: app factory, config, database session, errors,
-health, request logging, service-to-service HTTP and test helpers."""
+health, request logging and service-to-service HTTP."""
 
 from .app import create_service_app
 from .db import get_session
@@ -10,7 +10,9 @@ from .errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    PayloadTooLarge,
     Unauthorized,
+    UnsupportedMediaType,
     UpstreamUnavailable,
 )
 
@@ -21,7 +23,9 @@ __all__ = [
     "Forbidden",
     "InvalidInput",
     "NotFound",
+    "PayloadTooLarge",
     "Unauthorized",
+    "UnsupportedMediaType",
     "UpstreamUnavailable",
     "create_service_app",
     "get_session",

@@ -49,6 +49,14 @@ class BadRequest(DomainError):
     status = 400
 
 
+class PayloadTooLarge(DomainError):
+    status = 413
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+
+
 class UpstreamUnavailable(DomainError):
     status = 503
 

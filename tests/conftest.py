@@ -3,6 +3,7 @@
 import pytest
 
 from tests.support.databases import database_backends, empty_database
+from tests.support.s3 import S3Server
 from tests.support.tokens import TokenIssuer
 
 
@@ -24,3 +25,10 @@ def empty_database_url(database_backend, tmp_path, request):
     """A new, empty database on the test's backend, dropped afterwards."""
     with empty_database(database_backend, tmp_path, request.module.__name__.split(".")[-1]) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3-compatible server process (moto's server mode) for the whole run."""
+    with S3Server() as server:
+        yield server

@@ -46,13 +46,27 @@ def session(database_url):
     engine.dispose()
 
 
+@pytest.fixture(params=["local", "s3"])
+def storage_config(request, tmp_path, monkeypatch) -> dict:
+    """Where uploaded files go: a directory, or a fresh bucket on a real S3 server process."""
+    if request.param == "local":
+        return {"FILE_STORAGE": "local", "FILE_STORAGE_DIR": str(tmp_path / "files")}
+    server = request.getfixturevalue("s3_server")
+    environment = server.environment(server.new_bucket())
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, environment[name])  # boto3 reads its credentials from here
+    return {name: value for name, value in environment.items() if not name.startswith("AWS")}
+
+
 @pytest.fixture
-def app_config(database_url, token_issuer):
+def app_config(database_url, token_issuer, tmp_path):
     return {
         "TESTING": True,
         "DATABASE_URL": database_url,
         "AUTH_JWKS_URL": token_issuer.jwks_url,
         "REDIS_URL": None,  # the in-process cache unless a test asks for Redis
+        "FILE_STORAGE": "local",
+        "FILE_STORAGE_DIR": str(tmp_path / "files"),
     }
 
 

@@ -254,6 +254,8 @@ def test_materials_sorted_by_type_then_lesson(client, catalog):
         "material_type_code": "lecture",
         "title": "Введение в алгоритмы",
         "file_url": catalog.lecture.file_url,
+        "has_text": False,
+        "has_file": False,
     }
 
 

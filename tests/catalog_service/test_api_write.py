@@ -312,7 +312,7 @@ def test_lone_surrogates_are_422(client, catalog, as_teacher):
     assert_error(response, 422)
 
 
-@pytest.mark.parametrize("missing", ["lesson_number", "material_type_code", "title", "file_url"])
+@pytest.mark.parametrize("missing", ["lesson_number", "material_type_code", "title"])
 def test_new_material_needs_its_fields(client, catalog, as_teacher, missing):
     body = material_body()
     del body[missing]

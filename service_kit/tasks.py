@@ -1,0 +1,19 @@
+"""The task queue every worker uses: huey, on Redis when REDIS_URL is set (compose, k8s, CI),
+else on a SQLite file under var/ (`make run` needs no Redis).
+
+Tasks are idempotent and driven by the row's state, so a retry, a duplicate or a second worker
+does no harm: a task re-reads what it is about and does nothing when the work is already done.
+"""
+
+from huey import Huey, RedisHuey, SqliteHuey
+
+from .config import var_dir
+
+
+def task_queue(name: str, redis_url: str | None) -> Huey:
+    """The queue `name` (one per service): on Redis when a URL is given, else on SQLite."""
+    if redis_url:
+        return RedisHuey(name, url=redis_url, utc=True)
+    directory = var_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey(name, filename=str(directory / f"{name}-tasks.db"), utc=True)
