@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, and_, delete, func, select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from service_kit import BadRequest, Forbidden, InvalidInput, NotFound
@@ -165,20 +165,22 @@ def list_semesters(session: Session) -> list[Semester]:
 
 
 def search_courses(session: Session, query: str, limit: int = SEARCH_LIMIT_DEFAULT) -> list[Course]:
-    """Active courses whose name or description contains `query`; name matches first."""
+    """Active courses whose name and description together contain every word of `query`, in
+    any order; courses whose name alone has them all come first."""
     needle = fold(query)
     if not needle or len(query) > SEARCH_QUERY_MAX_LENGTH:
         raise BadRequest(f"The query must be 1 to {SEARCH_QUERY_MAX_LENGTH} characters of text.")
     if not 1 <= limit <= SEARCH_LIMIT_MAX:
         raise BadRequest(f"The limit must be between 1 and {SEARCH_LIMIT_MAX}.")
-    contains = f"%{escape_like(needle)}%"
-    in_name = Course.search_name.like(contains, escape=LIKE_ESCAPE)
+    words = [f"%{escape_like(word)}%" for word in dict.fromkeys(needle.split())]
+    in_name = and_(*(Course.search_name.like(word, escape=LIKE_ESCAPE) for word in words))
     # Name matches, then description-only matches, each query in the list's own order: an
     # order an index serves lets Postgres stop after `limit` rows of a common (or 1-2 letter)
     # text instead of sorting every match, and the trigram index still finds rare text.
     found = list(session.scalars(_active_courses().where(in_name).limit(limit)))
     if len(found) < limit:
-        in_description = Course.search_text.like(contains, escape=LIKE_ESCAPE) & ~in_name
+        in_text = and_(*(Course.search_text.like(word, escape=LIKE_ESCAPE) for word in words))
+        in_description = in_text & ~in_name
         found += session.scalars(_active_courses().where(in_description).limit(limit - len(found)))
     return found
 

@@ -188,9 +188,18 @@ def test_search_puts_name_matches_before_description_matches(session):
     ]
 
 
-def test_search_does_not_match_across_name_and_description(session):
+def test_search_finds_all_words_in_any_order(session, catalog):
+    found = services.search_courses(session, "структуры алгоритмы")
+    assert [course.name for course in found] == ["Алгоритмы и структуры данных"]
+    assert services.search_courses(session, "структуры графы") == []
+
+
+def test_search_words_may_be_split_between_name_and_description(session):
     new_course(session, "Сети", "Передача данных")
-    assert services.search_courses(session, "сети передача") == []
+    new_course(session, "Передача сети", "Другое")
+    found = services.search_courses(session, "сети передача")
+    # The course whose name has every word comes first.
+    assert [course.name for course in found] == ["Передача сети", "Сети"]
 
 
 def test_search_limit_and_inactive(session, catalog):
