@@ -147,19 +147,32 @@ def merge_specs(specs: dict[str, dict], routes: RouteTable, missing: list[str]) 
     tag_names: set[str] = set()
     for service in sorted(specs):
         spec = _with_unique_components(copy.deepcopy(specs[service]), service, merged)
-        for kind, members in (spec.get("components") or {}).items():
-            if isinstance(members, dict):
-                merged["components"].setdefault(kind, {}).update(members)
-        for path, item in (spec.get("paths") or {}).items():
-            public_path = _gateway_path(path, service, routes)
-            if public_path is not None and isinstance(item, dict):
-                merged["paths"].setdefault(public_path, {}).update(item)
-        for tag in spec.get("tags") or []:
-            if isinstance(tag, dict) and tag.get("name") not in tag_names:
-                tag_names.add(tag.get("name"))
-                merged["tags"].append(tag)
+        _merge_components(merged["components"], spec)
+        _merge_paths(merged["paths"], spec, service, routes)
+        _merge_tags(merged["tags"], spec, tag_names)
     merged["paths"] = dict(sorted(merged["paths"].items()))
     return merged
+
+
+def _merge_components(components: dict, spec: dict) -> None:
+    for kind, members in (spec.get("components") or {}).items():
+        if isinstance(members, dict):
+            components.setdefault(kind, {}).update(members)
+
+
+def _merge_paths(paths: dict, spec: dict, service: str, routes: RouteTable) -> None:
+    """Add the spec's paths that the gateway routes to `service`, under their gateway names."""
+    for path, item in (spec.get("paths") or {}).items():
+        public_path = _gateway_path(path, service, routes)
+        if public_path is not None and isinstance(item, dict):
+            paths.setdefault(public_path, {}).update(item)
+
+
+def _merge_tags(tags: list, spec: dict, tag_names: set[str]) -> None:
+    for tag in spec.get("tags") or []:
+        if isinstance(tag, dict) and tag.get("name") not in tag_names:
+            tag_names.add(tag.get("name"))
+            tags.append(tag)
 
 
 def _description(missing: list[str]) -> str:
