@@ -9,7 +9,7 @@ stays gzip, repeated headers stay repeated). Flask is not involved here.
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
 
 from service_kit.auth import InvalidToken, KeysUnavailable
@@ -17,9 +17,10 @@ from service_kit.errors import error_body
 from service_kit.metrics import UNMATCHED_ROUTE, observe_request
 from service_kit.request_log import incoming_request_id
 
+from .errors import EdgeError
 from .paths import is_safe_target, split_target
 from .routes import Route, RouteTable
-from .upstream import ProtocolError, Upstream, UpstreamFailure, UpstreamResponse
+from .upstream import STREAM_CHUNK_BYTES, Upstream, UpstreamResponse, connection_tokens
 
 log = logging.getLogger(__name__)
 request_log = logging.getLogger("request")
@@ -28,7 +29,6 @@ MAX_BODY_BYTES = 1024 * 1024
 # Responses up to this size are read whole before answering, so an upstream failure mid-body
 # still becomes a clean 502/504; larger or unsized bodies are streamed.
 BUFFERED_RESPONSE_BYTES = 256 * 1024
-STREAM_CHUNK_BYTES = 64 * 1024
 METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
 HOP_BY_HOP = frozenset(
@@ -101,10 +101,10 @@ class ApiProxy:
         route_label = UNMATCHED_ROUTE  # a bounded label set: route prefixes, never raw paths
         try:
             if not is_safe_target(target):
-                raise _Refusal(400, "The request path is not allowed.")
+                raise EdgeError(400, "The request path is not allowed.")
             route = self.routes.match(path)
             if route is None:
-                raise _Refusal(404, "No API endpoint at this path.")
+                raise EdgeError(404, "No API endpoint at this path.")
             route_label = route.prefix
             if not route.is_public(method):
                 user_id = self._check_token(environ.get("HTTP_AUTHORIZATION"))
@@ -114,13 +114,9 @@ class ApiProxy:
                 environ, upstream, _upstream_target(upstream, route, path, query), body, request_id
             )
             response = upstream.exchange(method, request)
-            status, headers, content = self._relay(upstream, response, request_id)
-        except _Refusal as refusal:
-            status, headers, content = _error(refusal.status, refusal.message, request_id)
-            if refusal.status == 401:
-                headers.append(("WWW-Authenticate", "Bearer"))
-        except UpstreamFailure as failure:
-            status, headers, content = _error(failure.status, failure.message, request_id)
+            status, headers, content = _relay(response, request_id)
+        except EdgeError as error:
+            status, headers, content = _error(error.status, error.message, request_id)
         start_response(status, headers)
         _log_request(environ, method, path, status, started, request_id, user_id)
         observe_request(
@@ -130,27 +126,27 @@ class ApiProxy:
 
     def _check_token(self, authorization: str | None) -> object:
         if not authorization:
-            raise _Refusal(401, "A bearer access token is required.")
+            raise EdgeError(401, "A bearer access token is required.")
         try:
             return self.token_check(authorization)
         except InvalidToken as error:
-            raise _Refusal(401, "The access token is invalid or expired.") from error
+            raise EdgeError(401, "The access token is invalid or expired.") from error
         except KeysUnavailable as error:
             # Without keys no token can be judged: the caller did nothing wrong.
-            raise _Refusal(503, "Sign-in cannot be checked right now.") from error
+            raise EdgeError(503, "Sign-in cannot be checked right now.") from error
 
     def _read_body(self, environ: dict, method: str) -> bytes | None:
         length_header = environ.get("CONTENT_LENGTH")
         stream = environ["wsgi.input"]
         if length_header:
             if not length_header.isdigit() or len(length_header) > 18:
-                raise _Refusal(400, "Invalid Content-Length.")
+                raise EdgeError(400, "Invalid Content-Length.")
             length = int(length_header)
             if length > self.max_body_bytes:
-                raise _Refusal(413, f"The request body exceeds {self.max_body_bytes} bytes.")
+                raise EdgeError(413, f"The request body exceeds {self.max_body_bytes} bytes.")
             body = stream.read(length) if length else b""
             if len(body) != length:
-                raise _Refusal(400, "The request body ended early.")
+                raise EdgeError(400, "The request body ended early.")
             return body
         if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
             return self._read_chunked(stream)
@@ -164,12 +160,32 @@ class ApiProxy:
                 return b"".join(chunks)
             size += len(chunk)
             if size > limit:
-                raise _Refusal(413, f"The request body exceeds {limit} bytes.")
+                raise EdgeError(413, f"The request body exceeds {limit} bytes.")
             chunks.append(chunk)
 
     def _upstream_request(
         self, environ: dict, upstream: Upstream, target: str, body: bytes | None, request_id: str
     ) -> bytes:
+        lines = self._client_header_lines(environ)
+        content_type = environ.get("CONTENT_TYPE")
+        if content_type:
+            lines.append(f"Content-Type: {content_type}")
+        if body is not None:
+            lines.append(f"Content-Length: {len(body)}")
+        _add_forwarding_headers(lines, environ)
+        head = (
+            f"{environ['REQUEST_METHOD']} {target} HTTP/1.1\r\n"
+            f"Host: {upstream.host_header}\r\n"
+            f"X-Request-ID: {request_id}\r\n" + "\r\n".join(lines) + "\r\n\r\n"
+        )
+        try:
+            encoded = head.encode("latin-1")
+        except UnicodeEncodeError as error:
+            raise EdgeError(400, "Request headers must be Latin-1.") from error
+        return encoded + body if body else encoded
+
+    def _client_header_lines(self, environ: dict) -> list[str]:
+        """The client's headers that go on to the service, as `Name: value` lines."""
         header_name = self._header_name
         lines = []
         for key, value in environ.items():
@@ -180,33 +196,7 @@ class ApiProxy:
         connection_tokens = environ.get("HTTP_CONNECTION")
         if connection_tokens:
             lines = _without_named_headers(lines, connection_tokens)
-        content_type = environ.get("CONTENT_TYPE")
-        if content_type:
-            lines.append(f"Content-Type: {content_type}")
-        if body is not None:
-            lines.append(f"Content-Length: {len(body)}")
-        client = environ.get("REMOTE_ADDR") or "unknown"
-        forwarded_for = environ.get("HTTP_X_FORWARDED_FOR")
-        # Appended, never replaced: the last address is the one the gateway itself saw.
-        lines.append(
-            f"X-Forwarded-For: {forwarded_for}, {client}"
-            if forwarded_for
-            else f"X-Forwarded-For: {client}"
-        )
-        lines.append(f"X-Forwarded-Proto: {environ.get('wsgi.url_scheme', 'http')}")
-        host = environ.get("HTTP_HOST")
-        if host:
-            lines.append(f"X-Forwarded-Host: {host}")
-        head = (
-            f"{environ['REQUEST_METHOD']} {target} HTTP/1.1\r\n"
-            f"Host: {upstream.host_header}\r\n"
-            f"X-Request-ID: {request_id}\r\n" + "\r\n".join(lines) + "\r\n\r\n"
-        )
-        try:
-            encoded = head.encode("latin-1")
-        except UnicodeEncodeError as error:
-            raise _Refusal(400, "Request headers must be Latin-1.") from error
-        return encoded + body if body else encoded
+        return lines
 
     def _header_name(self, environ_key: str) -> str | None:
         """The header to forward for an HTTP_* environ key, or None to drop it (memoised)."""
@@ -229,58 +219,23 @@ class ApiProxy:
             self._header_names[environ_key] = forwarded
         return forwarded
 
-    def _relay(
-        self, upstream: Upstream, response: UpstreamResponse, request_id: str
-    ) -> tuple[str, list[tuple[str, str]], Iterable[bytes]]:
-        status = _STATUS_LINES.get(response.status) or f"{response.status} {response.reason}"
-        dropped = _REPLACED_RESPONSE_HEADERS
-        if response.connection_tokens:
-            dropped = dropped | response.connection_tokens
-        headers = [(name, value) for name, value in response.headers if name.lower() not in dropped]
-        headers.append(("X-Request-ID", request_id))
-        length = response.length
-        if length is not None and length <= BUFFERED_RESPONSE_BYTES:
-            content = upstream.read_all(response)
-            return status, headers, [content] if content else []
-        return status, headers, StreamedBody(upstream, response)
 
-
-class StreamedBody:
-    """A large or unsized response body, relayed piece by piece as the upstream sends it."""
-
-    __slots__ = ("finished", "response", "upstream")
-
-    def __init__(self, upstream: Upstream, response: UpstreamResponse):
-        self.upstream = upstream
-        self.response = response
-        self.finished = False
-
-    def __iter__(self) -> Iterator[bytes]:
-        read_some = self.response.read_some
-        while True:
-            # A failure here can no longer become an error status: the exception makes the
-            # server cut the client's connection, so the client sees the truncation.
-            try:
-                chunk = read_some(STREAM_CHUNK_BYTES)
-            except (OSError, ProtocolError) as error:
-                raise self.upstream.unavailable(error) from error
-            if not chunk:
-                break
-            yield chunk
-        self.finished = True
-        self.upstream.release(self.response)
-
-    def close(self) -> None:
-        if not self.finished:  # the client went away, or the upstream failed midway
-            self.response.close()
-            self.upstream.discard()
-
-
-class _Refusal(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
+def _relay(
+    response: UpstreamResponse, request_id: str
+) -> tuple[str, list[tuple[str, str]], Iterable[bytes]]:
+    """The client's status, headers and body for the upstream's response. Small bodies are read
+    whole; larger or unsized ones are relayed as the response itself, piece by piece."""
+    status = _STATUS_LINES.get(response.status) or f"{response.status} {response.reason}"
+    dropped = _REPLACED_RESPONSE_HEADERS
+    if response.connection_tokens:
+        dropped = dropped | response.connection_tokens
+    headers = [(name, value) for name, value in response.headers if name.lower() not in dropped]
+    headers.append(("X-Request-ID", request_id))
+    length = response.length
+    if length is not None and length <= BUFFERED_RESPONSE_BYTES:
+        content = response.read_all()
+        return status, headers, [content] if content else []
+    return status, headers, response
 
 
 _STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
@@ -300,16 +255,28 @@ def _upstream_target(upstream: Upstream, route: Route, path: str, query: str) ->
     return upstream.path_prefix + route.upstream_path + path[len(route.prefix) :] + query
 
 
-def _connection_tokens(value: str) -> frozenset[str]:
-    return frozenset(token.strip().lower() for token in value.split(",") if token.strip())
+def _add_forwarding_headers(lines: list[str], environ: dict) -> None:
+    client = environ.get("REMOTE_ADDR") or "unknown"
+    forwarded_for = environ.get("HTTP_X_FORWARDED_FOR")
+    # Appended, never replaced: the last address is the one the gateway itself saw.
+    lines.append(
+        f"X-Forwarded-For: {forwarded_for}, {client}"
+        if forwarded_for
+        else f"X-Forwarded-For: {client}"
+    )
+    lines.append(f"X-Forwarded-Proto: {environ.get('wsgi.url_scheme', 'http')}")
+    host = environ.get("HTTP_HOST")
+    if host:
+        lines.append(f"X-Forwarded-Host: {host}")
 
 
 def _without_named_headers(lines: list[str], connection_value: str) -> list[str]:
-    named = _connection_tokens(connection_value)
+    named = connection_tokens(connection_value)
     return [line for line in lines if line.partition(":")[0].lower() not in named]
 
 
 def _error(status: int, message: str, request_id: str):
+    """The gateway's own JSON error answer."""
     body = json.dumps(
         error_body(status, message), ensure_ascii=False, separators=(",", ":")
     ).encode()
@@ -318,6 +285,8 @@ def _error(status: int, message: str, request_id: str):
         ("Content-Length", str(len(body))),
         ("X-Request-ID", request_id),
     ]
+    if status == 401:
+        headers.append(("WWW-Authenticate", "Bearer"))
     return _STATUS_LINES[status], headers, [body]
 
 

@@ -1,10 +1,18 @@
-"""The gateway's HTTP/1.1 response reader, fed exact bytes over a real socket pair."""
+"""The gateway's HTTP/1.1 response reader, fed exact bytes over a real socket pair, and the
+life of the connection it reads from."""
 
 import socket
 
 import pytest
 
-from gateway.upstream import ClosedWithoutResponse, ProtocolError, UpstreamResponse
+from gateway.errors import EdgeError
+from gateway.upstream import (
+    ClosedWithoutResponse,
+    Connection,
+    ProtocolError,
+    Upstream,
+    UpstreamResponse,
+)
 
 _open_sockets: list[socket.socket] = []
 
@@ -16,7 +24,13 @@ def _close_sockets():
         _open_sockets.pop().close()
 
 
-def response_from(raw: bytes, method: str = "GET", *, close: bool = True) -> UpstreamResponse:
+def an_upstream(timeout: float = 2.0) -> Upstream:
+    return Upstream("test", "http://127.0.0.1:9", connect_timeout=timeout, read_timeout=timeout)
+
+
+def response_from(
+    raw: bytes, method: str = "GET", *, close: bool = True, upstream: Upstream | None = None
+) -> UpstreamResponse:
     """Parse `raw` as the upstream's bytes; `close` ends the connection after them."""
     ours, theirs = socket.socketpair()
     _open_sockets.extend((ours, theirs))
@@ -24,7 +38,7 @@ def response_from(raw: bytes, method: str = "GET", *, close: bool = True) -> Ups
     theirs.sendall(raw)
     if close:
         theirs.shutdown(socket.SHUT_WR)
-    return UpstreamResponse(ours, method)
+    return UpstreamResponse(upstream or an_upstream(), Connection(ours), method)
 
 
 def test_content_length_body_and_repeated_headers():
@@ -168,7 +182,104 @@ def test_malformed_heads_are_protocol_errors(raw):
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
     ],
 )
-def test_broken_bodies_are_protocol_errors(raw):
+def test_broken_bodies_are_a_502_for_the_service(raw):
     response = response_from(raw)
-    with pytest.raises(ProtocolError):
+    with pytest.raises(EdgeError) as raised:
         response.read_all()
+    assert raised.value.status == 502
+    assert raised.value.message == "The test service is unavailable."
+    assert isinstance(raised.value.__cause__, ProtocolError)
+
+
+def parked(upstream: Upstream) -> Connection | None:
+    return getattr(upstream._local, "connection", None)
+
+
+def test_body_read_to_its_end_puts_the_connection_back():
+    upstream = an_upstream()
+    response = response_from(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close=False, upstream=upstream
+    )
+    assert parked(upstream) is None
+    connection = response._connection
+    assert response.read_all() == b"ok"
+    assert parked(upstream) is connection
+    assert connection.sock.fileno() != -1
+
+
+def test_streamed_body_read_to_its_end_puts_the_connection_back():
+    upstream = an_upstream()
+    response = response_from(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        close=False,
+        upstream=upstream,
+    )
+    connection = response._connection
+    assert b"".join(response) == b"abc"
+    response.close()  # as the WSGI server does after the last piece: nothing more to do
+    assert parked(upstream) is connection
+
+
+def test_response_closed_before_its_end_closes_the_connection():
+    upstream = an_upstream()
+    response = response_from(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf", close=False, upstream=upstream
+    )
+    connection = response._connection
+    assert next(iter(response)) == b"half"
+    response.close()  # the client went away
+    assert parked(upstream) is None
+    assert connection.sock.fileno() == -1
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\n\r\nok",
+    ],
+)
+def test_connection_the_service_closes_is_not_kept(raw):
+    upstream = an_upstream()
+    response = response_from(raw, upstream=upstream)
+    connection = response._connection
+    assert response.read_all() == b"ok"
+    assert parked(upstream) is None
+    assert connection.sock.fileno() == -1
+
+
+def test_body_failure_closes_the_connection():
+    upstream = an_upstream()
+    response = response_from(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", upstream=upstream
+    )
+    connection = response._connection
+    with pytest.raises(EdgeError):
+        response.read_all()
+    assert parked(upstream) is None
+    assert connection.sock.fileno() == -1
+
+
+def test_a_body_that_stops_arriving_is_a_504():
+    ours, theirs = socket.socketpair()
+    _open_sockets.extend((ours, theirs))
+    ours.settimeout(0.05)
+    theirs.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf")
+    response = UpstreamResponse(an_upstream(), Connection(ours), "GET")
+    with pytest.raises(EdgeError) as raised:
+        response.read_all()
+    assert raised.value.status == 504
+    assert raised.value.message == "The test service did not answer in time."
+    assert ours.fileno() == -1
+
+
+def test_a_streamed_body_that_breaks_is_a_502_and_closes_the_connection():
+    response = response_from(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf")
+    connection = response._connection
+    pieces = iter(response)
+    assert next(pieces) == b"half"
+    with pytest.raises(EdgeError) as raised:
+        next(pieces)
+    assert raised.value.status == 502
+    assert connection.sock.fileno() == -1
