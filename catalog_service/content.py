@@ -26,7 +26,7 @@ from service_kit import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMedi
 from service_kit.auth import Principal
 from service_kit.db import utcnow
 
-from . import services
+from . import search, services
 from .extraction import ExtractionFailed, extract_bounded
 from .files import RejectedFile, safe_file_name, sniff
 from .models import Material, StoredFile
@@ -82,6 +82,7 @@ def attach_file(
     material.text_status = "pending" if kind.extractable else "none"
     material.text_error = None
     material.extracted_text = None
+    services.reindex_material(session, material)
     material.updated_at = utcnow()
     services.commit_change(session)
     if kind.extractable:
@@ -97,6 +98,7 @@ def remove_file(session: Session, editor: Principal, course_id: int, material_id
     for column in ("file_sha256", "file_name", "file_size", "file_kind", "file_content_type"):
         setattr(material, column, None)
     material.text_status, material.text_error, material.extracted_text = "none", None, None
+    services.reindex_material(session, material)
     material.updated_at = utcnow()
     services.commit_change(session)
 
@@ -188,6 +190,7 @@ def extract_text(
     if material is None or material.text_status != "pending" or material.file_sha256 is None:
         return "skipped"
     sha256, kind = material.file_sha256, material.file_kind
+    fields = (material.title, material.description, material.body)
     session.rollback()  # no transaction held open while the file is read
     with tempfile.TemporaryDirectory(prefix="extract-") as directory:
         path = Path(directory) / f"file.{kind}"
@@ -196,7 +199,12 @@ def extract_text(
                 out.write(chunk)
         try:
             text = extract_bounded(path, kind, timeout=timeout, max_chars=max_chars)
-            values = {"text_status": "ready", "text_error": None, "extracted_text": text}
+            values = {
+                "text_status": "ready",
+                "text_error": None,
+                "extracted_text": text,
+                **search.material_columns(*fields, text),
+            }
             if not text.strip():
                 values = {
                     "text_status": "failed",

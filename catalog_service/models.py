@@ -55,6 +55,9 @@ class Course(Base):
     search_text: Mapped[str] = mapped_column(Text)
     # The folded name alone, for the name-matches-first part of search.
     search_name: Mapped[str] = mapped_column(Text)
+    # Snowball stems of the name and of the description, for full-text search (search.py).
+    title_stems: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    text_stems: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -102,10 +105,18 @@ class Material(Base):
     )
     text_error: Mapped[str | None] = mapped_column(String(500))
     extracted_text: Mapped[str | None] = mapped_column(Text, deferred=True)
+    # Snowball stems of the title and of all the text (description, body, file), for search.
+    title_stems: Mapped[str] = mapped_column(
+        Text, default="", server_default=text("''"), deferred=True
+    )
+    text_stems: Mapped[str] = mapped_column(
+        Text, default="", server_default=text("''"), deferred=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     type: Mapped[MaterialType] = relationship(lazy="joined", innerjoin=True)
+    course: Mapped[Course] = relationship(lazy="raise_on_sql")
 
     @property
     def has_text(self) -> bool:

@@ -12,7 +12,7 @@ from service_kit.pagination import PAGINATION_HEADER, Page, pagination_header
 from service_kit.permissions import COURSES_ADMIN, MATERIALS_WRITE
 from service_kit.routing import MAX_USER_ID
 
-from . import content, services
+from . import content, search, services
 from .cache import cached_response, etagged_response
 from .downloads import file_response
 from .rendering import render_markdown
@@ -33,6 +33,8 @@ from .schemas import (
     MaterialTypeSchema,
     MaterialUpdateSchema,
     RenderedSchema,
+    SearchHitSchema,
+    SearchQueryArgsSchema,
     SemesterSchema,
 )
 
@@ -82,6 +84,26 @@ class MaterialTypes(MethodView):
     def get(self):
         """The kinds of material (lecture, seminar, lab), in display order."""
         return services.material_types(get_session())
+
+
+@blp.route("/search")
+class Search(MethodView):
+    @cached_response
+    @blp.arguments(SearchQueryArgsSchema, **QUERY_ARGS)
+    @blp.response(200, SearchHitSchema(many=True))
+    def get(self, args):
+        """Courses and materials (their text and files too) matching every word, best first."""
+        session = get_session()
+        type_code = args.get("type")
+        if type_code is not None:
+            type_code = services.resolve_material_type(session, type_code)
+        return search.search(
+            session,
+            args["query"],
+            course_id=args.get("course_id"),
+            type_code=type_code,
+            limit=args["limit"],
+        )
 
 
 @blp.route("/courses/search")

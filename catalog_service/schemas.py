@@ -5,10 +5,11 @@ import unicodedata
 from urllib.parse import urlparse
 
 from flask_smorest.fields import Upload
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, ValidationError, fields, post_dump, validate, validates
 
 from service_kit.pagination import PaginationQueryArgsSchema
 
+from . import search
 from .models import MAX_ID
 from .services import (
     IDS_MAX,
@@ -125,6 +126,65 @@ class CourseSearchQueryArgsSchema(Schema):
     def _has_text(self, value: str, **kwargs) -> None:
         if not fold(value):
             raise ValidationError("Must contain some text.")
+
+
+class SearchQueryArgsSchema(Schema):
+    query = fields.Str(
+        required=True,
+        validate=validate.Length(max=search.QUERY_MAX_LENGTH),
+        metadata={"description": "words to find, all of them, in any order"},
+    )
+    course_id = fields.Int(
+        validate=validate.Range(1, MAX_ID), metadata={"description": "only this course's materials"}
+    )
+    type = fields.Str(
+        validate=validate.Length(max=100),
+        metadata={"description": "only materials of this type (code or Russian label)"},
+    )
+    limit = fields.Int(
+        load_default=search.LIMIT_DEFAULT, validate=validate.Range(1, search.LIMIT_MAX)
+    )
+
+    @validates("query")
+    def _has_text(self, value: str, **kwargs) -> None:
+        if not fold(value):
+            raise ValidationError("Must contain some text.")
+
+
+class SnippetSegmentSchema(Schema):
+    text = fields.Str()
+    match = fields.Bool(metadata={"description": "a word of the query: show it highlighted"})
+
+
+class SearchCourseSchema(Schema):
+    id = fields.Int()
+    name = fields.Str()
+    semester = fields.Int()
+
+
+class SearchMaterialSchema(Schema):
+    id = fields.Int()
+    title = fields.Str()
+    lesson_number = fields.Int()
+    material_type = fields.Str()
+    material_type_code = fields.Str()
+
+
+class SearchHitSchema(Schema):
+    kind = fields.Str(metadata={"description": "course or material"})
+    course = fields.Nested(SearchCourseSchema)
+    material = fields.Nested(SearchMaterialSchema)
+    score = fields.Float()
+    snippet = fields.List(
+        fields.Nested(SnippetSegmentSchema),
+        metadata={"description": "text to show as is (never as HTML), matches marked"},
+    )
+
+    @post_dump
+    def _only_materials_have_a_material(self, data: dict, **kwargs) -> dict:
+        if data.get("material") is None:
+            data.pop("material", None)
+        return data
 
 
 class MaterialQueryArgsSchema(Schema):

@@ -20,6 +20,7 @@ from service_kit.pagination import Page, paginate
 from service_kit.permissions import COURSES_ADMIN, MATERIALS_WRITE
 from service_kit.text import LIKE_ESCAPE, escape_like, fold
 
+from . import search
 from .models import (
     MAX_ID,
     MAX_USER_ID,
@@ -300,6 +301,7 @@ def new_course(
         is_active=is_active,
         search_text=search_text_of(name, description),
         search_name=search_name_of(name),
+        **search.course_columns(name, description),
         created_at=now,
         updated_at=now,
     )
@@ -320,6 +322,8 @@ def update_course(session: Session, course_id: int, changes: dict[str, Any]) -> 
     if _apply(course, changes, COURSE_FIELDS):
         course.search_text = search_text_of(course.name, course.description)
         course.search_name = search_name_of(course.name)
+        for column, value in search.course_columns(course.name, course.description).items():
+            setattr(course, column, value)
         course.updated_at = utcnow()
         commit_change(session)
     return _details(session, course)
@@ -423,6 +427,7 @@ def new_material(
         file_url=file_url.strip() if file_url else None,
         body=body,
         body_html=render_markdown(body),
+        **search.material_columns(title, description, body, None),
         created_at=now,
         updated_at=now,
     )
@@ -452,9 +457,19 @@ def update_material(
         changes["file_url"] = None  # "" or null: the link is removed
     if _apply(material, changes, MATERIAL_FIELDS):
         material.body_html = render_markdown(material.body)
+        reindex_material(session, material)
         material.updated_at = utcnow()
         commit_change(session)
     return _reload_material(session, material)
+
+
+def reindex_material(session: Session, material: Material) -> None:
+    """Recompute the material's search stems from its current title and text."""
+    columns = search.material_columns(
+        material.title, material.description, material.body, material.extracted_text
+    )
+    for column, value in columns.items():
+        setattr(material, column, value)
 
 
 def delete_material(session: Session, editor: Principal, course_id: int, material_id: int) -> None:

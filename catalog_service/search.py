@@ -1,0 +1,286 @@
+"""Full-text search over courses and materials, the same on SQLite and PostgreSQL.
+
+Words are folded (case, ё→е, NFKC) and reduced to their Snowball stems in Python ("лекция",
+"лекции", "лекциях" → "лекц"; Latin words by the English stemmer), and the stems are stored in
+`title_stems` / `text_stems` columns on every write. The database then matches stems only: a
+GIN index over `to_tsvector('simple', …)` on PostgreSQL, an FTS5 table kept by triggers on
+SQLite. Both see the same tokens, so both find the same rows: every word of the query, in any
+order, the last one also as a prefix (typing "сортир" already finds "сортировка"). `%`, `_` and
+other punctuation are not words and match nothing by themselves.
+
+Courses and materials are ranked together by one score computed here from the stems (a match
+in a title counts more than in the text), so the order does not depend on the backend. A hit's
+snippet is a window of its text with the matching words marked, as data segments.
+"""
+
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import snowballstemmer
+from sqlalchemy import Float, Integer, bindparam, func, literal_column, select, text
+from sqlalchemy.orm import Session, contains_eager, undefer
+
+from service_kit.text import fold
+
+from .models import Course, Material
+from .rendering import markdown_to_text
+
+QUERY_MAX_LENGTH = 100
+LIMIT_DEFAULT = 20
+LIMIT_MAX = 50
+MAX_TERMS = 12
+# Enough text to index for any real lecture; a huge extracted book is indexed from its start.
+INDEXED_CHARS = 300_000
+SNIPPET_SOURCE_CHARS = 20_000
+SNIPPET_WIDTH = 220
+
+_WORD = re.compile(r"[^\W_]+")
+_CYRILLIC = re.compile(r"[а-я]")
+_LATIN = re.compile(r"[a-z]")
+_local = threading.local()  # a Snowball stemmer keeps state while it works: one per thread
+
+# The document vector of each table, written exactly as the PostgreSQL GIN indexes are, so the
+# planner uses them (see migration 0004).
+TSVECTOR = (
+    "(setweight(to_tsvector('simple'::regconfig, {table}.title_stems), 'A') || "
+    "setweight(to_tsvector('simple'::regconfig, {table}.text_stems), 'B'))"
+)
+
+
+def _stemmers():
+    if not hasattr(_local, "russian"):
+        _local.russian = snowballstemmer.stemmer("russian")
+        _local.english = snowballstemmer.stemmer("english")
+    return _local.russian, _local.english
+
+
+def stem(word: str) -> str:
+    """The stem of one folded word."""
+    russian, english = _stemmers()
+    if _CYRILLIC.search(word):
+        return russian.stemWord(word)
+    if _LATIN.search(word):
+        return english.stemWord(word)
+    return word
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(fold(text))
+
+
+def stems(text: str) -> str:
+    """The stems of `text`, space-separated, as the search columns store them."""
+    return " ".join(stem(word) for word in words(text[:INDEXED_CHARS]))
+
+
+def course_columns(name: str, description: str) -> dict[str, str]:
+    return {"title_stems": stems(name), "text_stems": stems(description)}
+
+
+def material_columns(
+    title: str, description: str, body: str, extracted_text: str | None
+) -> dict[str, str]:
+    text_parts = [description, markdown_to_text(body), extracted_text or ""]
+    return {
+        "title_stems": stems(title),
+        "text_stems": stems("\n".join(part for part in text_parts if part)),
+    }
+
+
+# --- queries ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Query:
+    """The stems to find, all of them; the last one also matches as a prefix."""
+
+    terms: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, query: str) -> "Query":
+        terms = tuple(dict.fromkeys(stem(word) for word in words(query)))[:MAX_TERMS]
+        return cls(terms)
+
+    def matches(self, word_stem: str) -> bool:
+        return word_stem in self.terms[:-1] or (
+            bool(self.terms) and word_stem.startswith(self.terms[-1])
+        )
+
+    def tsquery(self) -> str:
+        *exact, last = self.terms
+        return " & ".join([*exact, f"{last}:*"])
+
+    def fts5(self) -> str:
+        *exact, last = self.terms
+        return " AND ".join([*(f'"{term}"' for term in exact), f'"{last}" *'])
+
+
+@dataclass
+class Hit:
+    kind: str  # course | material
+    course: Course
+    material: Material | None = None
+    score: float = 0.0
+    snippet: list[dict] = field(default_factory=list)
+
+
+def search(
+    session: Session,
+    query: str,
+    *,
+    course_id: int | None = None,
+    type_code: str | None = None,
+    limit: int = LIMIT_DEFAULT,
+) -> list[Hit]:
+    """Courses and materials matching every word of `query`, best first."""
+    parsed = Query.parse(query)
+    if not parsed.terms:
+        return []
+    hits = []
+    if course_id is None and type_code is None:
+        hits += [Hit("course", course) for course in _courses(session, parsed, limit)]
+    hits += [
+        Hit("material", material.course, material)
+        for material in _materials(session, parsed, course_id, type_code, limit)
+    ]
+    for order, hit in enumerate(hits):
+        _score(hit, parsed, order)
+    hits.sort(key=lambda hit: hit.score, reverse=True)
+    hits = hits[:limit]
+    _add_snippets(session, hits, parsed)
+    return hits
+
+
+def _on_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _courses(session: Session, query: Query, limit: int) -> Sequence[Course]:
+    statement = select(Course).where(Course.is_active)
+    if _on_postgres(session):
+        vector = literal_column(TSVECTOR.format(table="courses"))
+        tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), query.tsquery())
+        statement = statement.where(vector.op("@@")(tsquery)).order_by(
+            func.ts_rank(vector, tsquery).desc(), Course.id
+        )
+    else:
+        ranked = _fts5_ranked("courses_fts", query)
+        statement = statement.join(ranked, ranked.c.id == Course.id).order_by(
+            ranked.c.rank, Course.id
+        )
+    return session.scalars(statement.limit(limit)).all()
+
+
+def _fts5_ranked(table: str, query: Query):
+    """(id, rank) of the rows of an FTS5 table matching `query`; lower rank is better."""
+    ranked = text(
+        f"SELECT rowid AS id, bm25({table}, 4.0, 1.0) AS rank FROM {table} "
+        f"WHERE {table} MATCH :query"
+    ).bindparams(bindparam("query", query.fts5()))
+    return ranked.columns(id=Integer(), rank=Float()).subquery(f"{table}_ranked")
+
+
+def _materials(
+    session: Session, query: Query, course_id: int | None, type_code: str | None, limit: int
+) -> Sequence[Material]:
+    statement = (
+        select(Material)
+        .join(Material.course)
+        .options(contains_eager(Material.course), undefer(Material.title_stems))
+        .where(Course.is_active)
+    )
+    if course_id is not None:
+        statement = statement.where(Material.course_id == course_id)
+    if type_code is not None:
+        statement = statement.where(Material.type_code == type_code)
+    if _on_postgres(session):
+        vector = literal_column(TSVECTOR.format(table="materials"))
+        tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), query.tsquery())
+        statement = statement.where(vector.op("@@")(tsquery)).order_by(
+            func.ts_rank(vector, tsquery).desc(), Material.id
+        )
+    else:
+        ranked = _fts5_ranked("materials_fts", query)
+        statement = statement.join(ranked, ranked.c.id == Material.id).order_by(
+            ranked.c.rank, Material.id
+        )
+    return session.scalars(statement.limit(limit)).unique().all()
+
+
+def _score(hit: Hit, query: Query, order: int) -> None:
+    """Every hit has every word somewhere; words in its title add to that, and the database's
+    own rank orders hits within a kind. The same formula on both backends."""
+    row = hit.material or hit.course
+    title = set((row.title_stems or "").split())
+    in_title = sum(1 for term in query.terms if _found(term, title, query))
+    hit.score = round(1 + 2 * in_title / len(query.terms) + 1 / (order + 10), 4)
+
+
+def _found(term: str, stems_present: Iterable[str], query: Query) -> bool:
+    if term != query.terms[-1]:
+        return term in stems_present
+    return any(present.startswith(term) for present in stems_present)
+
+
+# --- snippets --------------------------------------------------------------------------------
+
+
+def _add_snippets(session: Session, hits: list[Hit], query: Query) -> None:
+    material_ids = [hit.material.id for hit in hits if hit.material is not None]
+    texts = {}
+    if material_ids:
+        rows = session.execute(
+            select(
+                Material.id,
+                func.substr(Material.body, 1, SNIPPET_SOURCE_CHARS),
+                func.substr(Material.extracted_text, 1, SNIPPET_SOURCE_CHARS),
+            ).where(Material.id.in_(material_ids))
+        )
+        texts = {row[0]: (markdown_to_text(row[1] or ""), row[2] or "") for row in rows}
+    for hit in hits:
+        if hit.material is None:
+            sources = [hit.course.description, hit.course.name]
+        else:
+            body, extracted = texts.get(hit.material.id, ("", ""))
+            sources = [body, extracted, hit.material.description, hit.material.title]
+        hit.snippet = snippet(sources, query)
+
+
+def snippet(sources: list[str], query: Query) -> list[dict]:
+    """A window of the first source that has a match, its matching words marked."""
+    for source in sources:
+        for match in _WORD.finditer(source):
+            if query.matches(stem(fold(match.group()))):
+                return _window(source, match.start(), query)
+    return _segments(_cut(sources[0] if sources else "", 0, SNIPPET_WIDTH), query)
+
+
+def _window(source: str, first: int, query: Query) -> list[dict]:
+    start = max(0, first - SNIPPET_WIDTH // 4)
+    if start:
+        space = source.find(" ", start)
+        start = space + 1 if 0 <= space < first else start
+    return _segments(_cut(source, start, start + SNIPPET_WIDTH), query)
+
+
+def _cut(source: str, start: int, end: int) -> str:
+    piece = " ".join(source[start:end].split())
+    if end < len(source):
+        piece = piece.rsplit(" ", 1)[0] + " …"
+    return ("… " if start else "") + piece
+
+
+def _segments(piece: str, query: Query) -> list[dict]:
+    segments: list[dict] = []
+    position = 0
+    for match in _WORD.finditer(piece):
+        if query.matches(stem(fold(match.group()))):
+            if match.start() > position:
+                segments.append({"text": piece[position : match.start()], "match": False})
+            segments.append({"text": match.group(), "match": True})
+            position = match.end()
+    if position < len(piece):
+        segments.append({"text": piece[position:], "match": False})
+    return segments
