@@ -6,14 +6,17 @@ from service_kit.cli import service_cli
 from service_kit.config import env_config
 from service_kit.db import Database
 
+from . import settings, tasks
 from .demo_data import (
     DEMO_TEACHER_COURSES,
     assign_demo_teacher,
+    attach_demo_files,
     catalog_is_empty,
     demo_courses,
     load_courses,
 )
 from .models import MAX_USER_ID
+from .storage import storage_from_config
 
 cli = service_cli("catalog", "catalog_service")
 
@@ -27,12 +30,16 @@ cli = service_cli("catalog", "catalog_service")
 )
 def seed_demo(teacher_id: int | None) -> None:
     """Load the demo courses and materials, only into an empty catalog."""
-    database = Database(env_config("catalog")["DATABASE_URL"])
+    config = {**env_config("catalog"), **settings.from_environment()}
+    database = Database(config["DATABASE_URL"])
     try:
         with database.session() as session:
             if catalog_is_empty(session):
                 count = load_courses(session, demo_courses())
                 click.echo(f"catalog: loaded {count} demo courses")
+                storage = storage_from_config(config)
+                files = attach_demo_files(session, storage, tasks.extract_material_text)
+                click.echo(f"catalog: attached {files} demo files (the worker extracts their text)")
             else:
                 click.echo("catalog: not empty, demo courses left alone")
             if teacher_id is not None:

@@ -5,14 +5,20 @@ order matters: "Алгоритмы и структуры данных" gets id 1
 as in the examples of the original notes.
 """
 
+import io
 from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import services
-from .models import Course
+from service_kit.auth import Principal
+from service_kit.permissions import COURSES_ADMIN
+
+from . import content, services
+from .demo_content import demo_attachments, material_bodies
+from .models import Course, Material
+from .storage import FileStorage
 
 FILES = "https://files.example.edu/courses"
 
@@ -543,6 +549,7 @@ def demo_courses() -> list[dict[str, Any]]:
     """The courses with their materials, in the shape `load_courses` takes."""
     courses = []
     for course in COURSES:
+        bodies = material_bodies(course["slug"])
         materials = []
         for type_code, key in _KINDS:
             for number, entry in enumerate(course[key], start=1):
@@ -558,6 +565,7 @@ def demo_courses() -> list[dict[str, Any]]:
                         "title": title,
                         "description": _DESCRIPTIONS[type_code].format(n=number, title=title),
                         "file_url": url,
+                        "body": bodies.get((type_code, number), ""),
                     }
                 )
         courses.append(
@@ -588,6 +596,42 @@ def load_courses(session: Session, courses: Iterable[dict[str, Any]]) -> int:
         count += 1
     services.commit_change(session)
     return count
+
+
+# Demo uploads are made as the system, with an admin's rights.
+_SEEDER = Principal(user_id=0, role="admin", permissions=frozenset({COURSES_ADMIN}))
+
+
+def attach_demo_files(session: Session, storage: FileStorage, queue_text: content.TextQueue) -> int:
+    """Upload the generated demo handouts (a PDF, a DOCX) to their materials; returns how many.
+    Their text is extracted by the worker, as for any upload."""
+    slugs = {course["slug"]: course["name"] for course in COURSES}
+    attached = 0
+    for attachment in demo_attachments():
+        material = session.scalar(
+            select(Material)
+            .join(Course, Course.id == Material.course_id)
+            .where(
+                Course.name == slugs[attachment.slug],
+                Material.type_code == attachment.type_code,
+                Material.lesson_number == attachment.lesson_number,
+            )
+        )
+        if material is None or material.file_sha256 is not None:
+            continue
+        content.attach_file(
+            session,
+            storage,
+            _SEEDER,
+            material.course_id,
+            material.id,
+            io.BytesIO(attachment.content),
+            attachment.file_name,
+            max_bytes=len(attachment.content),
+            queue_text=queue_text,
+        )
+        attached += 1
+    return attached
 
 
 def assign_demo_teacher(session: Session, user_id: int, course_names: Iterable[str]) -> int:

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select
@@ -19,7 +20,7 @@ def run(url: str, *args: str, **env: str) -> str:
     result = subprocess.run(
         [sys.executable, "-m", "catalog_service", *args],
         cwd=REPO_ROOT,
-        env={**os.environ, "DATABASE_URL": url, **env},
+        env={**os.environ, "DATABASE_URL": url, "VAR_DIR": str(Path(url_dir(url))), **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -28,10 +29,20 @@ def run(url: str, *args: str, **env: str) -> str:
     return result.stdout
 
 
+_directories: dict[str, Path] = {}
+
+
+def url_dir(url: str) -> Path:
+    """The VAR_DIR of the test that owns `url` (its files and task queue)."""
+    return _directories[url]
+
+
 @pytest.fixture
 def url(database_backend, tmp_path):
     with empty_database(database_backend, tmp_path, "catalog_cli") as url:
+        _directories[url] = tmp_path
         yield url
+        del _directories[url]
 
 
 def counts(url: str) -> tuple[int, int]:
@@ -53,6 +64,26 @@ def test_migrate_then_seed_only_into_an_empty_catalog(url):
     assert "left alone" in run(url, "seed-demo")
     assert counts(url) == loaded
     assert "latest migration" in run(url, "migrate")  # migrating again is harmless
+
+
+def test_seed_writes_teaching_text_and_uploads_the_demo_handouts(url):
+    run(url, "migrate")
+    assert "attached 2 demo files" in run(url, "seed-demo")
+    engine = create_engine(url)
+    with Session(engine) as session:
+        with_body = session.scalars(select(Material).where(Material.body != "")).all()
+        with_file = session.scalars(select(Material).where(Material.file_sha256.is_not(None)))
+        files = {material.file_name: material for material in with_file}
+    engine.dispose()
+    assert sum(len(material.body) for material in with_body) >= 40_000
+    assert set(files) == {
+        "Лекция 1. Введение в алгоритмы.pdf",
+        "Лабораторная работа 1. Сортировки.docx",
+    }
+    for material in files.values():
+        assert material.text_status == "pending"  # for the worker
+        stored = url_dir(url) / "files" / material.file_sha256[:2] / material.file_sha256
+        assert stored.stat().st_size == material.file_size
 
 
 def test_seed_assigns_the_demo_teacher(url):
