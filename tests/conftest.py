@@ -1,10 +1,19 @@
 """Fixtures every test folder shares. Service folders add `app` and `client` of their own."""
 
+import os
+import tempfile
+
 import pytest
 
 from tests.support.databases import database_backends, empty_database
 from tests.support.s3 import S3Server
 from tests.support.tokens import TokenIssuer
+
+
+def pytest_configure(config):
+    # Local state (SQLite task queues, uploaded files, generated keys) of every process a test
+    # starts goes to a directory of this run, never to the repository's var/.
+    os.environ.setdefault("VAR_DIR", tempfile.mkdtemp(prefix="course-portal-test-"))
 
 
 @pytest.fixture(scope="session", params=database_backends())
