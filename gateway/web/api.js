@@ -12,12 +12,13 @@ let refreshInFlight = null;
 const sessionLostListeners = new Set();
 
 export class ApiError extends Error {
-  constructor(status, message, { errors = null, retryAfter = null } = {}) {
+  constructor(status, message, { errors = null, retryAfter = null, serverMessage = null } = {}) {
     super(message);
     this.name = "ApiError";
     this.status = status; // 0 when the server could not be reached at all
     this.errors = errors;
     this.retryAfter = retryAfter;
+    this.serverMessage = serverMessage; // the error body's own `message`, when it had one
   }
 
   get unavailable() {
@@ -45,7 +46,10 @@ function messageFor(status) {
 
 async function readBody(response) {
   if (response.status === 204 || response.status === 304) return null;
-  const text = await response.text();
+  return parseJson(await response.text());
+}
+
+function parseJson(text) {
   if (!text) return null;
   try {
     return JSON.parse(text);
@@ -54,16 +58,26 @@ async function readBody(response) {
   }
 }
 
-async function errorFrom(response) {
-  const body = await readBody(response);
-  const retryAfter = Number.parseInt(response.headers.get("Retry-After") || "", 10);
-  return new ApiError(response.status, messageFor(response.status), {
-    errors: body && typeof body === "object" ? body.errors || null : null,
+function errorFromParts(status, body, retryAfterHeader) {
+  const retryAfter = Number.parseInt(retryAfterHeader || "", 10);
+  const isObject = body && typeof body === "object";
+  return new ApiError(status, messageFor(status), {
+    errors: isObject ? body.errors || null : null,
     retryAfter: Number.isFinite(retryAfter) ? retryAfter : null,
+    serverMessage: isObject && typeof body.message === "string" ? body.message : null,
   });
 }
 
-async function send(method, path, body, token) {
+async function errorFrom(response) {
+  return errorFromParts(response.status, await readBody(response), response.headers.get("Retry-After"));
+}
+
+/** True for the error a fetch or an upload throws when its AbortSignal fired. */
+export function isAbort(error) {
+  return error?.name === "AbortError";
+}
+
+async function send(method, path, body, token, signal) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -74,8 +88,10 @@ async function send(method, path, body, token) {
       body: body === undefined ? undefined : JSON.stringify(body),
       credentials: "same-origin",
       redirect: "error",
+      signal,
     });
-  } catch {
+  } catch (error) {
+    if (isAbort(error)) throw error;
     throw new ApiError(0, messageFor(0));
   }
 }
@@ -183,7 +199,18 @@ async function currentAccessToken() {
  * With `auth`, a missing session is a 401 ApiError before anything is sent, and a 401 answer
  * triggers one renewal and one retry.
  */
-export async function request(method, path, { body, auth = false } = {}) {
+export async function request(method, path, { body, auth = false, signal } = {}) {
+  const answer = await authorised(auth, (token) => send(method, path, body, token, signal));
+  if (!answer.ok) throw await errorFrom(answer);
+  return readBody(answer);
+}
+
+/**
+ * Runs `exchange(token)` (token null without `auth`) and returns its answer, which has `status`
+ * and `ok`. With `auth`, a missing session is a 401 ApiError before anything is sent, and a 401
+ * answer triggers one renewal and one retry; a 401 that remains ends the session.
+ */
+async function authorised(auth, exchange) {
   let token = null;
   if (auth) {
     const hadSession = hasSession();
@@ -193,19 +220,76 @@ export async function request(method, path, { body, auth = false } = {}) {
       throw new ApiError(401, messageFor(401));
     }
   }
-  let response = await send(method, path, body, token);
-  if (auth && response.status === 401) {
+  let answer = await exchange(token);
+  if (auth && answer.status === 401) {
     // If another call renewed the tokens while this one was in flight, just use the new one.
     const renewed = accessToken && accessToken !== token ? true : await refreshSession().catch(() => false);
     if (!renewed) {
       sessionLost();
-      throw await errorFrom(response);
+      return answer;
     }
-    response = await send(method, path, body, accessToken);
-    if (response.status === 401) sessionLost();
+    answer = await exchange(accessToken);
+    if (answer.status === 401) sessionLost();
   }
-  if (!response.ok) throw await errorFrom(response);
-  return readBody(response);
+  return answer;
+}
+
+// ---- uploads --------------------------------------------------------------------------------
+
+function abortError() {
+  return new DOMException("The upload was cancelled.", "AbortError");
+}
+
+/**
+ * One XMLHttpRequest with a multipart body: unlike fetch, it reports upload progress.
+ * Resolves with {status, ok, body, retryAfter} whatever the status; rejects with an ApiError(0)
+ * when the server could not be reached, or an AbortError when `signal` fired.
+ */
+function sendForm(method, path, form, token, { onProgress, signal }) {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(abortError());
+      return;
+    }
+    const xhr = new XMLHttpRequest();
+    xhr.open(method, path);
+    xhr.setRequestHeader("Accept", "application/json");
+    if (token) xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+    const onAbortSignal = () => xhr.abort();
+    signal?.addEventListener("abort", onAbortSignal, { once: true });
+    const done = () => signal?.removeEventListener("abort", onAbortSignal);
+    xhr.upload.onprogress = (event) => {
+      if (event.lengthComputable && onProgress) onProgress(event.loaded, event.total);
+    };
+    xhr.onload = () => {
+      done();
+      resolve({
+        status: xhr.status,
+        ok: xhr.status >= 200 && xhr.status < 300,
+        body: xhr.status === 204 ? null : parseJson(xhr.responseText),
+        retryAfter: xhr.getResponseHeader("Retry-After"),
+      });
+    };
+    xhr.onerror = () => {
+      done();
+      reject(new ApiError(0, messageFor(0)));
+    };
+    xhr.onabort = () => {
+      done();
+      reject(abortError());
+    };
+    xhr.send(form);
+  });
+}
+
+/**
+ * upload("PUT", "/api/courses/1/materials/2/file", formData, {onProgress(loaded, total), signal})
+ * Always authorised, with the same token handling as `request`; resolves with the answer's JSON.
+ */
+export async function upload(method, path, form, { onProgress, signal } = {}) {
+  const answer = await authorised(true, (token) => sendForm(method, path, form, token, { onProgress, signal }));
+  if (!answer.ok) throw errorFromParts(answer.status, answer.body, answer.retryAfter);
+  return answer.body;
 }
 
 export const api = {
@@ -223,6 +307,24 @@ export const api = {
   deleteMaterial: (courseId, materialId) =>
     request("DELETE", `/api/courses/${courseId}/materials/${materialId}`, { auth: true }),
   teacherCourses: () => request("GET", "/api/teacher/courses", { auth: true }),
+  materialTypes: () => request("GET", "/api/material-types"),
+  previewMaterial: (courseId, body, signal) =>
+    request("POST", `/api/courses/${courseId}/materials/preview`, { body: { body }, auth: true, signal }),
+  uploadFile: (courseId, materialId, file, { onProgress, signal } = {}) => {
+    const form = new FormData();
+    form.append("file", file, file.name);
+    return upload("PUT", `/api/courses/${courseId}/materials/${materialId}/file`, form, { onProgress, signal });
+  },
+  removeFile: (courseId, materialId) =>
+    request("DELETE", `/api/courses/${courseId}/materials/${materialId}/file`, { auth: true }),
+  /** search({query, course_id, type, limit}, signal): the catalog's full-text search. */
+  search: (params, signal) => {
+    const query = new URLSearchParams();
+    for (const [name, value] of Object.entries(params)) {
+      if (value !== null && value !== undefined && value !== "") query.set(name, String(value));
+    }
+    return request("GET", `/api/search?${query}`, { signal });
+  },
 
   favorites: () => request("GET", "/api/user/courses", { auth: true }),
   addFavorite: (courseId) =>

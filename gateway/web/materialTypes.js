@@ -1,17 +1,63 @@
-// Material types. Every material the catalog sends names its type twice, by code
-// (`material_type_code`) and by label (`material_type`, from the catalog's material_types
-// table), and a material is always shown with that label. The filter chips and the editor's
-// select also need the types a course has no material of yet, and no catalog answer lists
-// those, so that list, with the headings of the grouped list, is kept here and only here.
-const STANDARD_TYPES = [
-  { code: "lecture", label: "Лекция", groupTitle: "Лекции" },
-  { code: "seminar", label: "Семинар", groupTitle: "Семинары" },
-  { code: "lab", label: "Лабораторная работа", groupTitle: "Лабораторные работы" },
-];
+// Material types, as the catalog lists them at GET /api/material-types: {code, label,
+// group_label, sort_order}. The list is asked for once and kept in memory. Every material also
+// names its own type (`material_type_code` and the label `material_type`), so a course's
+// materials are shown right even while the list is loading or when it could not be had.
 
-/** Every type a material can be given, for the editor's select. */
-export function materialTypes() {
-  return STANDARD_TYPES.map(({ code, label }) => ({ code, label }));
+import { api } from "./api.js";
+
+// The badge colours the stylesheet has; any other type gets the neutral one.
+const BADGE_COLOURS = new Set(["lecture", "seminar", "lab"]);
+
+let known = [];
+let loading = null;
+
+function normalised(list) {
+  if (!Array.isArray(list)) return [];
+  return list
+    .filter((type) => type && typeof type.code === "string" && type.code)
+    .map(({ code, label, group_label: groupLabel, sort_order: sortOrder }) => ({
+      code,
+      label: label || code,
+      groupLabel: groupLabel || label || code,
+      sortOrder: Number.isFinite(sortOrder) ? sortOrder : Number.MAX_SAFE_INTEGER,
+    }))
+    .sort((a, b) => a.sortOrder - b.sortOrder || a.label.localeCompare(b.label, "ru"));
+}
+
+/** Loads the list once; resolves with it (empty when it could not be had; a later call retries). */
+export function loadMaterialTypes() {
+  if (!loading) {
+    loading = api
+      .materialTypes()
+      .then((list) => {
+        known = normalised(list);
+        return known;
+      })
+      .catch(() => {
+        loading = null;
+        return known;
+      });
+  }
+  return loading;
+}
+
+function typeOf(material) {
+  return { code: material.material_type_code, label: typeLabel(material) };
+}
+
+/** The known types followed by any other type the given materials have. */
+function withTypesOf(materials) {
+  const types = [...known];
+  for (const material of materials) {
+    const code = material?.material_type_code;
+    if (code && !types.some((type) => type.code === code)) types.push(typeOf(material));
+  }
+  return types;
+}
+
+/** Every type a material can be given, for the editor's select (plus the material's own). */
+export function materialTypes(materials = []) {
+  return withTypesOf(materials).map(({ code, label }) => ({ code, label }));
 }
 
 /** A material's type as the catalog names it. */
@@ -21,27 +67,23 @@ export function typeLabel(material) {
 
 /** The badge colour: one per standard type, one for any other. */
 export function typeClass(code) {
-  return STANDARD_TYPES.some((type) => type.code === code) ? `type-${code}` : "type-other";
+  return BADGE_COLOURS.has(code) ? `type-${code}` : "type-other";
 }
 
-/** Which chips to show after "Все": the standard types, then any other type the course has. */
+/** Which chips to show after "Все": the catalog's types, then any other type the course has. */
 export function courseTypes(materials) {
-  const types = [...STANDARD_TYPES];
-  for (const material of materials) {
-    const code = material.material_type_code;
-    if (code && !types.some((type) => type.code === code)) types.push({ code, label: typeLabel(material) });
-  }
-  return types;
+  return withTypesOf(materials);
 }
 
 /** The heading of a type's group in the list of all materials. */
 export function groupTitle(type) {
-  return type.groupTitle || type.label;
+  return type.groupLabel || type.label;
 }
 
 /** A type named in the URL by its code or by its label (in any letter case), as a code. */
-export function typeCode(value) {
+export function typeCode(value, materials = []) {
   if (!value) return null;
-  const byLabel = STANDARD_TYPES.find(({ label }) => label.toLowerCase() === value.toLowerCase());
+  const lower = value.toLowerCase();
+  const byLabel = withTypesOf(materials).find(({ label }) => label.toLowerCase() === lower);
   return byLabel ? byLabel.code : value;
 }
