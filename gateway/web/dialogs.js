@@ -1,9 +1,12 @@
 // Modal forms on the native <dialog> element (it traps focus, closes on Escape and makes the
 // page behind it inert): login / registration, confirmation, and the teacher's material editor.
 
+import { api } from "./api.js";
 import { login, register } from "./auth.js";
 import { h, replaceChildren, uniqueId } from "./dom.js";
+import { fileZone } from "./fileZone.js";
 import { materialTypes } from "./materialTypes.js";
+import { materialBody } from "./richText.js";
 
 function modal(titleText, { className = "" } = {}) {
   const titleId = uniqueId("dialog-title");
@@ -235,25 +238,39 @@ export function confirmAction(question, confirmText = "Удалить") {
 // ---- the teacher's material editor -------------------------------------------------------
 
 /**
- * Opens the create / edit form. `save(fields)` performs the request and returns the saved
- * material; the promise resolves with it, or with null when the form is closed.
+ * Opens the create / edit form of a material of course `courseId`. `save(fields)` performs the
+ * request and returns the saved material. Resolves with {saved, fileChanged}: the saved
+ * material or null when the form was closed, and whether the file was uploaded or removed
+ * (that happens at once, saved or not). `knownMaterials` add their types to the type select.
  */
-export function editMaterial({ material = null, save }) {
+export function editMaterial({ courseId, material = null, knownMaterials = [], save }) {
   return new Promise((resolve) => {
     const editing = Boolean(material);
     const { dialog, content } = modal(editing ? "Изменить материал" : "Новый материал", {
       className: "editor-dialog",
     });
     let saved = null;
-    dialog.addEventListener("close", () => resolve(saved));
+    let fileChanged = false;
+    const zone = editing
+      ? fileZone({ courseId, material, confirm: confirmAction, onChange: () => (fileChanged = true) })
+      : { node: h("p", { class: "field-hint file-later" }, "Файл можно прикрепить после создания материала."), close() {} };
+    dialog.addEventListener("close", () => {
+      zone.close();
+      resolve({ saved, fileChanged });
+    });
+    // Escape must not close the editor in the middle of an upload without asking.
+    dialog.addEventListener("cancel", (event) => {
+      if (zone.busy?.()) event.preventDefault();
+    });
     const onSaved = (result) => {
       saved = result;
       dialog.close();
     };
-    const inputs = editorInputs(material);
+    const inputs = editorInputs(material, knownMaterials);
     const alert = formAlert();
     const submit = h("button", { type: "submit", class: "btn btn-primary" }, editing ? "Сохранить" : "Добавить");
-    const form = editorForm({ inputs, alert, submit }, () => dialog.close());
+    const bodyEditor = markdownEditor(inputs.body, (text, signal) => api.previewMaterial(courseId, text, signal));
+    const form = editorForm({ inputs, alert, submit, bodyEditor, zone }, () => dialog.close());
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       submitMaterial({ form, inputs, alert, submit, save }, onSaved);
@@ -264,16 +281,26 @@ export function editMaterial({ material = null, save }) {
   });
 }
 
-function editorInputs(material) {
+function editorInputs(material, knownMaterials) {
+  const types = materialTypes([...(knownMaterials || []), ...(material ? [material] : [])]);
   const type = h(
     "select",
     { name: "material_type_code", required: true },
-    materialTypes().map(({ code, label }) => h("option", { value: code }, label)),
+    types.map(({ code, label }) => h("option", { value: code }, label)),
   );
-  type.value = material?.material_type_code || "lecture";
-  const description = h("textarea", { name: "description", rows: 4, maxlength: 5000 });
+  type.value = material?.material_type_code || types[0]?.code || "";
+  const description = h("textarea", { name: "description", rows: 3, maxlength: 5000 });
   description.value = material?.description ?? "";
+  const body = h("textarea", {
+    name: "body",
+    rows: 12,
+    maxlength: BODY_MAX_CHARS,
+    class: "body-input",
+    spellcheck: "true",
+  });
+  body.value = material?.body ?? "";
   return {
+    body,
     type,
     lesson: h("input", {
       name: "lesson_number",
@@ -290,7 +317,6 @@ function editorInputs(material) {
     fileUrl: h("input", {
       name: "file_url",
       type: "url",
-      required: true,
       maxlength: 2000,
       placeholder: "https://…",
       value: material?.file_url ?? "",
@@ -298,7 +324,7 @@ function editorInputs(material) {
   };
 }
 
-function editorForm({ inputs, alert, submit }, onCancel) {
+function editorForm({ inputs, alert, submit, bodyEditor, zone }, onCancel) {
   return h(
     "form",
     { class: "form", novalidate: true },
@@ -306,7 +332,9 @@ function editorForm({ inputs, alert, submit }, onCancel) {
     h("div", { class: "field-row" }, field("Тип", inputs.type), field("Номер занятия", inputs.lesson)),
     field("Название", inputs.title),
     field("Описание", inputs.description),
-    field("Ссылка на файл", inputs.fileUrl, { hint: "Адрес http:// или https://" }),
+    bodyEditor,
+    zone.node,
+    field("Ссылка на файл", inputs.fileUrl, { hint: "Необязательно. Адрес http:// или https://" }),
     h(
       "div",
       { class: "dialog-actions" },
@@ -316,13 +344,14 @@ function editorForm({ inputs, alert, submit }, onCancel) {
   );
 }
 
-function materialFields({ type, lesson, title, description, fileUrl }) {
+function materialFields({ type, lesson, title, description, body, fileUrl }) {
   return {
     material_type_code: type.value,
     lesson_number: Number.parseInt(lesson.value, 10),
     title: title.value.trim(),
     description: description.value.trim(),
-    file_url: fileUrl.value.trim(),
+    body: body.value,
+    file_url: fileUrl.value.trim() || null,
   };
 }
 
@@ -333,7 +362,10 @@ function materialProblems(fields) {
     problems.lesson_number = ["Укажите номер занятия — целое число от 1."];
   }
   if (!fields.title) problems.title = ["Введите название."];
-  if (!/^https?:\/\/\S+$/i.test(fields.file_url)) {
+  if (fields.body.length > BODY_MAX_CHARS) {
+    problems.body = [`Текст длиннее ${BODY_MAX_CHARS.toLocaleString("ru-RU")} символов.`];
+  }
+  if (fields.file_url !== null && !/^https?:\/\/\S+$/i.test(fields.file_url)) {
     problems.file_url = ["Нужна ссылка, начинающаяся с http:// или https://."];
   }
   return problems;
@@ -364,4 +396,111 @@ function saveErrorMessage(error) {
   if (error.status === 403) return "Вы не можете изменять материалы этого курса.";
   if (error.status === 401) return "Сессия истекла. Войдите снова.";
   return error.unavailable ? "Сервис временно недоступен. Попробуйте позже." : error.message;
+}
+
+// ---- the body's Markdown, with a preview -------------------------------------------------
+
+const BODY_MAX_CHARS = 200_000;
+const PREVIEW_DELAY_MS = 400;
+
+/**
+ * The body's textarea under two tabs, "Текст" and "Предпросмотр". The preview is the server's
+ * rendering (the same code as the material page), asked for a moment after the last change
+ * while the preview tab is open; a newer request aborts the older one.
+ */
+function markdownEditor(textarea, preview) {
+  const id = uniqueId("body");
+  textarea.id = `${id}-input`;
+  const label = h("label", { for: textarea.id, id: `${id}-label` }, "Текст материала (Markdown)");
+  const error = h("p", { class: "field-error", id: `${id}-input-error`, hidden: true });
+  textarea.setAttribute("aria-describedby", `${id}-input-error ${id}-hint`);
+  textarea.addEventListener("input", () => {
+    error.hidden = true;
+    textarea.removeAttribute("aria-invalid");
+  });
+  const output = h("div", { class: "preview-output" });
+  const previewStatus = h("p", { class: "preview-status muted", "aria-live": "polite" });
+  const panels = {
+    text: h("div", { role: "tabpanel", id: `${id}-text`, "aria-labelledby": `${id}-tab-text` }, textarea),
+    preview: h(
+      "div",
+      { role: "tabpanel", id: `${id}-preview`, "aria-labelledby": `${id}-tab-preview`, class: "preview-panel", tabindex: 0, hidden: true },
+      previewStatus,
+      output,
+    ),
+  };
+  const tab = (name, text) =>
+    h("button", { type: "button", role: "tab", id: `${id}-tab-${name}`, "aria-controls": `${id}-${name}`, class: "tab" }, text);
+  const tabs = { text: tab("text", "Текст"), preview: tab("preview", "Предпросмотр") };
+
+  let controller = null;
+  let timer = null;
+  let shownText = null;
+  let previewOpened = false;
+  const renderPreview = async () => {
+    const text = textarea.value;
+    if (text === shownText) return;
+    controller?.abort();
+    const mine = new AbortController();
+    controller = mine;
+    if (!text.trim()) {
+      shownText = text;
+      previewStatus.textContent = "Текст пока пуст.";
+      output.replaceChildren();
+      return;
+    }
+    previewStatus.textContent = "Обновление предпросмотра…";
+    try {
+      const { html } = await preview(text, mine.signal);
+      if (controller !== mine) return;
+      shownText = text;
+      previewStatus.textContent = "";
+      output.replaceChildren(materialBody(html));
+    } catch (problem) {
+      if (controller !== mine || problem?.name === "AbortError") return;
+      previewStatus.textContent = `Не удалось показать предпросмотр. ${problem.message}`;
+    }
+  };
+  const select = (name, { focus = false } = {}) => {
+    for (const [key, button] of Object.entries(tabs)) {
+      const selected = key === name;
+      button.setAttribute("aria-selected", String(selected));
+      button.tabIndex = selected ? 0 : -1;
+      panels[key].hidden = !selected;
+    }
+    if (focus) tabs[name].focus();
+    if (name === "preview") {
+      previewOpened = true;
+      renderPreview();
+    }
+  };
+  tabs.text.addEventListener("click", () => select("text"));
+  tabs.preview.addEventListener("click", () => select("preview"));
+  // Arrow keys move between the tabs, as in any tab list.
+  const tablist = h("div", { role: "tablist", class: "tabs", "aria-label": "Вид текста материала" }, tabs.text, tabs.preview);
+  tablist.addEventListener("keydown", (event) => {
+    if (!["ArrowLeft", "ArrowRight", "Home", "End"].includes(event.key)) return;
+    event.preventDefault();
+    const next = tabs.text.getAttribute("aria-selected") === "true" ? "preview" : "text";
+    select(event.key === "Home" ? "text" : event.key === "End" ? "preview" : next, { focus: true });
+  });
+  // Once the preview has been opened, it follows the text as it is typed.
+  textarea.addEventListener("input", () => {
+    clearTimeout(timer);
+    if (previewOpened) timer = setTimeout(renderPreview, PREVIEW_DELAY_MS);
+  });
+  select("text");
+  return h(
+    "div",
+    { class: "field body-field" },
+    h("div", { class: "body-head" }, label, tablist),
+    panels.text,
+    panels.preview,
+    h(
+      "p",
+      { class: "field-hint", id: `${id}-hint` },
+      "Заголовки #, списки, **жирный**, `код`, блоки кода ```, таблицы и ссылки.",
+    ),
+    error,
+  );
 }
