@@ -1,9 +1,12 @@
 // "ВСЕ КУРСЫ": the drop-down list of every course grouped by semester, and the search box that
-// filters it while the user types.
+// filters it while the user types. Above the list, the same box's query also finds courses and
+// materials by their content (GET /api/search); if that search fails, the panel stays hidden and
+// the list's own filtering is all there is.
 
 import { api } from "./api.js";
 import { errorBox, h, loading, replaceChildren, uniqueId } from "./dom.js";
 import { favoriteButton, refreshFavoriteButtons } from "./favorites.js";
+import { liveSearch, searchHit } from "./search.js";
 import { emit, on, state } from "./state.js";
 import { coursesText, matchCourse, splitMatches } from "./text.js";
 
@@ -26,6 +29,7 @@ export function initCatalog() {
   };
   elements.toggle.addEventListener("click", () => setCatalogOpen(!isCatalogOpen()));
   listenToSearch();
+  initContentSearch();
   // Escape closes the list and returns to the button that opened it.
   for (const node of [elements.panel, elements.search]) node.addEventListener("keydown", closeOnEscape);
   elements.panel.addEventListener("transitionend", (event) => {
@@ -54,10 +58,42 @@ function listenToSearch() {
     query = elements.search.value;
     setCatalogOpen(true, { focus: false });
     render();
-    elements.list.querySelector(".course-link")?.focus();
+    elements.panel.querySelector(".course-link, .search-hit-link")?.focus();
   });
   elements.search.addEventListener("focus", () => {
     if (elements.search.value.trim()) setCatalogOpen(true, { focus: false });
+  });
+}
+
+/** The results panel of the content search, above the course list. */
+function initContentSearch() {
+  const titleId = uniqueId("search-results");
+  const hits = h("ul", { class: "search-hits" });
+  const status = h("p", { class: "visually-hidden", "aria-live": "polite" });
+  const results = h(
+    "section",
+    { id: "search-results", class: "search-results", "aria-labelledby": titleId, hidden: true },
+    h("h2", { class: "search-results-title", id: titleId }, "Найдено в курсах и материалах"),
+    hits,
+  );
+  elements.list.before(results, status);
+  const hide = () => {
+    results.hidden = true;
+    results.removeAttribute("aria-busy");
+    hits.replaceChildren();
+    status.textContent = "";
+  };
+  const onOpen = () => setCatalogOpen(false, { focus: false });
+  liveSearch(elements.search, {
+    onStart: () => results.setAttribute("aria-busy", "true"),
+    onResults: (found) => {
+      results.removeAttribute("aria-busy");
+      replaceChildren(hits, found.map((hit) => searchHit(hit, { onOpen })));
+      results.hidden = found.length === 0;
+      status.textContent = found.length ? `В курсах и материалах найдено: ${found.length}` : "";
+    },
+    onError: hide, // the course list still filters as before
+    onClear: hide,
   });
 }
 

@@ -1,13 +1,17 @@
-// The main area: the start page, a course's materials with type chips, and one material's
-// details. Each render checks it is still the current one before drawing what it fetched.
+// The main area: the start page, a course's materials with type chips and a search over their
+// content, and one material's page (its text, its file). Each render checks it is still the
+// current one before drawing what it fetched.
 
 import { api } from "./api.js";
 import { setCatalogOpen } from "./catalog.js";
 import { confirmAction, editMaterial } from "./dialogs.js";
-import { errorBox, h, loading, replaceChildren, safeHttpUrl } from "./dom.js";
+import { errorBox, h, loading, replaceChildren, safeHttpUrl, uniqueId } from "./dom.js";
 import { favoriteButton } from "./favorites.js";
-import { courseTypes, groupTitle, typeClass, typeCode, typeLabel } from "./materialTypes.js";
+import { fileCard } from "./files.js";
+import { courseTypes, groupTitle, loadMaterialTypes, typeClass, typeCode, typeLabel } from "./materialTypes.js";
+import { materialBody } from "./richText.js";
 import { navigate, routeHref } from "./router.js";
+import { liveSearch, searchHit } from "./search.js";
 import { canEditCourse, state } from "./state.js";
 import { coursesText } from "./text.js";
 import { toast } from "./toast.js";
@@ -162,7 +166,8 @@ async function courseMaterials(route, { previousRoute, reuse }, token) {
   replaceChildren(view, loading("Загрузка материалов…"));
   let data;
   try {
-    data = await api.materials(route.courseId);
+    // The types' list gives the chips and group headings; it never fails (see materialTypes.js).
+    [data] = await Promise.all([api.materials(route.courseId), loadMaterialTypes()]);
   } catch (error) {
     if (!current(token)) return null;
     lastMaterials = null;
@@ -175,13 +180,14 @@ async function courseMaterials(route, { previousRoute, reuse }, token) {
 }
 
 function coursePage(route, courseName, materials) {
-  const activeType = typeCode(route.type);
+  const activeType = typeCode(route.type, materials);
   const editable = canEditCourse(route.courseId);
   const types = courseTypes(materials);
   return h(
     "article",
     { class: "course-page" },
     courseHeader(route.courseId, courseName),
+    courseSearch(route.courseId),
     h(
       "div",
       { class: "toolbar" },
@@ -189,6 +195,68 @@ function coursePage(route, courseName, materials) {
       editable ? addMaterialButton(route) : null,
     ),
     materialList(route, { materials, types, activeType, editable }),
+  );
+}
+
+// The course's own search box keeps its query while chips redraw the page.
+let courseQuery = { courseId: null, text: "" };
+
+function courseSearch(courseId) {
+  const inputId = uniqueId("course-search");
+  const input = h("input", {
+    id: inputId,
+    type: "search",
+    class: "course-search-input",
+    maxlength: 100,
+    autocomplete: "off",
+    placeholder: "Например, рекурсия",
+  });
+  const status = h("p", { class: "course-search-status", "aria-live": "polite" });
+  const hits = h("ul", { class: "search-hits course-hits" });
+  const results = h("div", { class: "course-search-results", hidden: true }, status, hits);
+  const show = (text, found = []) => {
+    status.textContent = text;
+    replaceChildren(hits, found.map((hit) => searchHit(hit, { withCourse: false })));
+    results.hidden = false;
+  };
+  const search = liveSearch(input, {
+    params: () => ({ course_id: courseId }),
+    onStart: () => hits.setAttribute("aria-busy", "true"),
+    onResults: (found) => {
+      hits.removeAttribute("aria-busy");
+      const materialHits = found.filter((hit) => hit.kind === "material" && hit.material);
+      show(materialHits.length ? `Найдено материалов: ${materialHits.length}` : "Ничего не найдено", materialHits);
+    },
+    onError: (error) => {
+      hits.removeAttribute("aria-busy");
+      show(error.unavailable ? "Поиск временно недоступен. Попробуйте позже." : `Поиск не удался. ${error.message}`);
+    },
+    onClear: () => {
+      results.hidden = true;
+      hits.replaceChildren();
+      status.textContent = "";
+    },
+  });
+  input.addEventListener("input", () => {
+    courseQuery = { courseId, text: input.value };
+  });
+  if (courseQuery.courseId === courseId && courseQuery.text) {
+    input.value = courseQuery.text;
+    search.run();
+  }
+  return h(
+    "form",
+    {
+      class: "course-search",
+      role: "search",
+      onsubmit: (event) => {
+        event.preventDefault();
+        search.run();
+      },
+    },
+    h("label", { for: inputId, class: "course-search-label" }, "Поиск по материалам курса"),
+    h("div", { class: "search course-search-box" }, h("span", { class: "search-icon", "aria-hidden": "true" }), input),
+    results,
   );
 }
 
@@ -307,28 +375,34 @@ function materialControls(route, material) {
 }
 
 async function createMaterial(route) {
-  const saved = await editMaterial({ save: (fields) => api.createMaterial(route.courseId, fields) });
+  await loadMaterialTypes();
+  const { saved } = await editMaterial({
+    courseId: route.courseId,
+    knownMaterials: lastMaterials?.data?.materials,
+    save: (fields) => api.createMaterial(route.courseId, fields),
+  });
   if (!saved) return;
   toast(`Материал «${saved.title}» добавлен`);
   rerender();
 }
 
 async function changeMaterial(route, material) {
-  // The list lacks the description: edit the full record.
+  // The list lacks the description and the body: edit the full record.
   let full = material;
   try {
-    full = await api.material(route.courseId, material.id);
+    [full] = await Promise.all([api.material(route.courseId, material.id), loadMaterialTypes()]);
   } catch (error) {
     toast(`Не удалось открыть материал. ${error.message}`, { kind: "error" });
     return;
   }
-  const saved = await editMaterial({
+  const { saved, fileChanged } = await editMaterial({
+    courseId: route.courseId,
     material: full,
+    knownMaterials: lastMaterials?.data?.materials,
     save: (fields) => api.updateMaterial(route.courseId, material.id, fields),
   });
-  if (!saved) return;
-  toast(`Материал «${saved.title}» сохранён`);
-  rerender();
+  if (saved) toast(`Материал «${saved.title}» сохранён`);
+  if (saved || fileChanged) rerender();
 }
 
 async function deleteMaterial(route, material) {
@@ -381,6 +455,32 @@ export async function renderMaterial(route, { previousRoute } = {}) {
       materialCard(route, material, courseName),
     ),
   );
+  if (material.file && material.text_status === "pending" && canEditCourse(route.courseId)) {
+    followExtraction(route, token);
+  }
+}
+
+const EXTRACTION_POLL_MS = 4000;
+const EXTRACTION_POLLS = 30;
+
+/** While the file's text is being read, ask again now and then and update the card's state. */
+async function followExtraction(route, token) {
+  for (let attempt = 0; attempt < EXTRACTION_POLLS; attempt += 1) {
+    await new Promise((resolve) => setTimeout(resolve, EXTRACTION_POLL_MS));
+    if (!current(token)) return;
+    let material;
+    try {
+      material = await api.material(route.courseId, route.materialId);
+    } catch {
+      continue; // a passing failure: the page keeps what it shows
+    }
+    if (!current(token)) return;
+    if (material.text_status !== "pending") {
+      const card = view.querySelector(".file-card");
+      if (material.file && card) card.replaceWith(fileCard(material, { showExtraction: true }));
+      return;
+    }
+  }
 }
 
 function materialNav(route, previousRoute, courseName) {
@@ -409,6 +509,8 @@ function backButton(route, previousRoute) {
 
 function materialCard(route, material, courseName) {
   const description = (material.description || "").trim();
+  const editable = canEditCourse(route.courseId);
+  const hasBody = Boolean((material.body_html || "").trim());
   return h(
     "div",
     { class: "panel material-card" },
@@ -423,11 +525,19 @@ function materialCard(route, material, courseName) {
     materialFacts(material),
     h("h2", { class: "section-title" }, "Описание"),
     h("p", { class: description ? "material-description" : "muted" }, description || "Описание не добавлено."),
+    material.file ? fileCard(material, { showExtraction: editable }) : null,
+    hasBody
+      ? h(
+          "section",
+          { class: "material-text", "aria-label": "Текст материала" },
+          materialBody(material.body_html),
+        )
+      : null,
     h(
       "div",
       { class: "material-actions" },
-      fileLink(material.file_url),
-      canEditCourse(route.courseId) ? materialControls(route, material) : null,
+      fileLink(material.file_url, { quiet: Boolean(material.file || hasBody) }),
+      editable ? materialControls(route, material) : null,
     ),
   );
 }
@@ -446,9 +556,10 @@ function materialFacts(material) {
   );
 }
 
-function fileLink(url) {
+/** The external link; with `quiet`, nothing when there is none (the page has other content). */
+function fileLink(url, { quiet = false } = {}) {
   const href = safeHttpUrl(url);
-  if (!href) return h("p", { class: "muted" }, "Ссылка на файл недоступна.");
+  if (!href) return quiet ? h("span") : h("p", { class: "muted" }, "Ссылка на файл недоступна.");
   return h(
     "a",
     { class: "btn btn-primary", href, target: "_blank", rel: "noopener noreferrer" },
