@@ -64,12 +64,18 @@ function clean(parent) {
   }
 }
 
-/** The body's HTML as DOM nodes in a fresh `.material-body` container. */
+/** The body's HTML as DOM nodes in a fresh `.material-body` container, headings one level down. */
 export function materialBody(html, attrs = {}) {
   const container = h("div", { ...attrs, class: `material-body ${attrs.class || ""}`.trim() });
   const template = document.createElement("template");
   template.innerHTML = typeof html === "string" ? html : "";
   clean(template.content);
+  // The material's title is the page's one h1: the body's headings sit one level below it.
+  for (const heading of template.content.querySelectorAll("h1, h2, h3, h4, h5")) {
+    const lower = document.createElement(`h${Number(heading.localName[1]) + 1}`);
+    lower.append(...heading.childNodes);
+    heading.replaceWith(lower);
+  }
   // Wide tables and code scroll inside the body, not the page, and take focus so the keyboard
   // can scroll them too.
   for (const table of template.content.querySelectorAll("table")) {
