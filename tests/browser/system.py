@@ -42,9 +42,16 @@ class PortalSystem:
         return self.processes["gateway"].url
 
     def _base_env(self) -> dict[str, str]:
-        # VAR_DIR keeps the locally generated signing key inside the test directory; no Redis,
-        # so caches and login/registration counters start empty and belong to this run alone.
-        return {"VAR_DIR": str(self.directory), "LOG_LEVEL": "WARNING", "REDIS_URL": ""}
+        # VAR_DIR keeps the locally generated signing key, the catalog's task queue and its
+        # uploaded files inside the test directory; no Redis, so caches, queues and
+        # login/registration counters start empty and belong to this run alone.
+        return {
+            "VAR_DIR": str(self.directory),
+            "FILE_STORAGE": "local",
+            "FILE_STORAGE_DIR": str(self.directory / "files"),
+            "LOG_LEVEL": "WARNING",
+            "REDIS_URL": "",
+        }
 
     def _manage(self, package: str, *args: str) -> str:
         env = {**os.environ, **self._base_env(), "DATABASE_URL": self.database_urls[package]}
