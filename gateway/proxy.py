@@ -19,7 +19,7 @@ from service_kit.request_log import incoming_request_id
 
 from .errors import EdgeError
 from .paths import is_safe_target, split_target
-from .routes import Route, RouteTable
+from .routes import RouteTable
 from .upstream import STREAM_CHUNK_BYTES, Upstream, UpstreamResponse, connection_tokens
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,14 @@ class ApiProxy:
             )
             for service, url in service_urls.items()
         }
+        # Per route prefix: its service, and the path there that stands for the prefix.
+        self._upstream_paths = {
+            route.prefix: (
+                self.upstreams[route.service],
+                self.upstreams[route.service].path_prefix + route.upstream_path,
+            )
+            for route in self.routes.routes
+        }
         self.token_check = token_check
         self.max_body_bytes = max_body_bytes
         self._header_names: dict[str, str | None] = {}
@@ -109,10 +117,9 @@ class ApiProxy:
             if not route.is_public(method):
                 user_id = self._check_token(environ.get("HTTP_AUTHORIZATION"))
             body = self._read_body(environ, method)
-            upstream = self.upstreams[route.service]
-            request = self._upstream_request(
-                environ, upstream, _upstream_target(upstream, route, path, query), body, request_id
-            )
+            upstream, upstream_path = self._upstream_paths[route.prefix]
+            target = upstream_path + path[len(route.prefix) :] + query
+            request = self._upstream_request(environ, upstream, target, body, request_id)
             response = upstream.exchange(method, request)
             status, headers, content = _relay(response, request_id)
         except EdgeError as error:
@@ -172,7 +179,18 @@ class ApiProxy:
             lines.append(f"Content-Type: {content_type}")
         if body is not None:
             lines.append(f"Content-Length: {len(body)}")
-        _add_forwarding_headers(lines, environ)
+        client = environ.get("REMOTE_ADDR") or "unknown"
+        forwarded_for = environ.get("HTTP_X_FORWARDED_FOR")
+        # Appended, never replaced: the last address is the one the gateway itself saw.
+        lines.append(
+            f"X-Forwarded-For: {forwarded_for}, {client}"
+            if forwarded_for
+            else f"X-Forwarded-For: {client}"
+        )
+        lines.append(f"X-Forwarded-Proto: {environ.get('wsgi.url_scheme', 'http')}")
+        host = environ.get("HTTP_HOST")
+        if host:
+            lines.append(f"X-Forwarded-Host: {host}")
         head = (
             f"{environ['REQUEST_METHOD']} {target} HTTP/1.1\r\n"
             f"Host: {upstream.host_header}\r\n"
@@ -249,25 +267,6 @@ def raw_target(environ: dict) -> str:
     query = environ.get("QUERY_STRING")
     path = environ.get("PATH_INFO", "")
     return f"{path}?{query}" if query else path
-
-
-def _upstream_target(upstream: Upstream, route: Route, path: str, query: str) -> str:
-    return upstream.path_prefix + route.upstream_path + path[len(route.prefix) :] + query
-
-
-def _add_forwarding_headers(lines: list[str], environ: dict) -> None:
-    client = environ.get("REMOTE_ADDR") or "unknown"
-    forwarded_for = environ.get("HTTP_X_FORWARDED_FOR")
-    # Appended, never replaced: the last address is the one the gateway itself saw.
-    lines.append(
-        f"X-Forwarded-For: {forwarded_for}, {client}"
-        if forwarded_for
-        else f"X-Forwarded-For: {client}"
-    )
-    lines.append(f"X-Forwarded-Proto: {environ.get('wsgi.url_scheme', 'http')}")
-    host = environ.get("HTTP_HOST")
-    if host:
-        lines.append(f"X-Forwarded-Host: {host}")
 
 
 def _without_named_headers(lines: list[str], connection_value: str) -> list[str]:

@@ -58,10 +58,6 @@ class Connection:
         self.poller = select.poll()
         self.poller.register(sock, select.POLLIN)
 
-    def closed_while_idle(self) -> bool:
-        # An idle connection has nothing to read unless the service closed it.
-        return bool(self.poller.poll(0))
-
     def close(self) -> None:
         self.sock.close()
 
@@ -119,7 +115,7 @@ class Upstream:
         if connection is None:
             return None
         local.connection = None
-        if connection.closed_while_idle():
+        if connection.poller.poll(0):  # an idle connection with something to read was closed
             connection.close()
             return None
         return connection
@@ -185,10 +181,22 @@ class UpstreamResponse:
 
     def read_all(self) -> bytes:
         """The whole body, as the service sent it (chunked framing removed)."""
+        fp = self._fp
         try:
-            body = self._read_rest()
+            if self.chunked:
+                parts = []
+                while part := self._read_some_chunked(1 << 20):
+                    parts.append(part)
+                body = b"".join(parts)
+            elif self._remaining is None:
+                body = fp.read()  # until the service closes the connection
+            else:
+                body = fp.read(self._remaining) if self._remaining else b""
+                if len(body) != self._remaining:
+                    raise ProtocolError("the body ended early")
         except FAILURES as error:
             raise self._failed(error) from error
+        self._remaining = 0
         self.close()
         return body
 
@@ -238,21 +246,6 @@ class UpstreamResponse:
     def _failed(self, error: BaseException) -> EdgeError:
         self.close()
         return self._upstream.failure(error)
-
-    def _read_rest(self) -> bytes:
-        if self.chunked:
-            parts = []
-            while chunk := self._read_some_chunked(1 << 20):
-                parts.append(chunk)
-            return b"".join(parts)
-        if self._remaining is None:
-            body = self._fp.read()
-        else:
-            body = self._fp.read(self._remaining) if self._remaining else b""
-            if len(body) != self._remaining:
-                raise ProtocolError("the body ended early")
-        self._remaining = 0
-        return body
 
     def _read_some_chunked(self, limit: int) -> bytes:
         fp = self._fp
@@ -307,7 +300,9 @@ def _framing(headers: list[tuple[str, str]]) -> tuple[int | None, bool, frozense
     for name, value in headers:
         lower = name.lower()
         if lower == "content-length":
-            length = _content_length(value, length)
+            if not _DIGITS.fullmatch(value) or (length is not None and int(value) != length):
+                raise ProtocolError(f"bad Content-Length {value!r}")
+            length = int(value)
         elif lower == "transfer-encoding":
             chunked = _is_chunked(value)
         elif lower == "connection":
@@ -315,15 +310,9 @@ def _framing(headers: list[tuple[str, str]]) -> tuple[int | None, bool, frozense
     return length, chunked, tokens
 
 
-def connection_tokens(value: str) -> frozenset[str]:
+def connection_tokens(value: str) -> set[str]:
     """The header names and options listed in a Connection header, lower-cased."""
-    return frozenset(token.strip().lower() for token in value.split(",") if token.strip())
-
-
-def _content_length(value: str, earlier: int | None) -> int:
-    if not _DIGITS.fullmatch(value) or (earlier is not None and int(value) != earlier):
-        raise ProtocolError(f"bad Content-Length {value!r}")
-    return int(value)
+    return {token.strip().lower() for token in value.split(",") if token.strip()}
 
 
 def _is_chunked(transfer_encoding: str) -> bool:
