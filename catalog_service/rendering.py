@@ -27,6 +27,11 @@ ALLOWED_ATTRIBUTES = {
 ALLOWED_STYLES = {"text-align"}
 
 
+def markdown_parser() -> MarkdownIt:
+    """The configured parser, for code that walks its tokens (the demo handouts)."""
+    return _markdown
+
+
 def render_markdown(body: str) -> str:
     if not body.strip():
         return ""
