@@ -14,6 +14,7 @@ from catalog_service.demo_content import (
     demo_attachments,
     material_bodies,
 )
+from catalog_service.demo_content.blocks import Block, Span, read_blocks
 from catalog_service.demo_data import COURSES
 
 KINDS = (("lecture", "lectures"), ("seminar", "seminars"), ("lab", "labs"))
@@ -91,6 +92,98 @@ def test_unknown_or_odd_slug_has_no_bodies():
     assert material_bodies("../algorithms") == {}
 
 
+SAMPLE = """# Заголовок
+
+Первая строка с **жирным**, *курсивом*
+и `кодом`, [ссылка](https://example.org) и ~~зачёркнутым~~.
+
+3. третий пункт
+   - вложенный *пункт*
+   - ещё один
+
+   продолжение третьего пункта
+4. четвёртый
+
+> цитата
+> в две строки
+
+```python
+print("привет")
+```
+
+| Ключ | Значение |
+|:---|---:|
+| `a` | **1** |
+
+---
+"""
+
+
+def test_read_blocks_keeps_the_structure_of_the_text():
+    blocks = read_blocks(SAMPLE)
+    assert [(b.kind, b.level, b.marker) for b in blocks] == [
+        ("heading", 1, ""),
+        ("paragraph", 0, ""),
+        ("number", 0, "3."),
+        ("bullet", 1, "•"),
+        ("bullet", 1, "•"),
+        ("paragraph", 1, ""),
+        ("number", 0, "4."),
+        ("quote", 0, ""),
+        ("code", 0, ""),
+        ("table", 0, ""),
+        ("rule", 0, ""),
+    ]
+    assert blocks[0].text == "Заголовок"
+    assert blocks[3].spans == (Span("вложенный "), Span("пункт", italic=True))
+    assert blocks[5].text == "продолжение третьего пункта"
+    assert blocks[7].text == "цитата в две строки"
+    assert blocks[8] == Block("code", code='print("привет")', language="python")
+    table = blocks[9]
+    assert table.header_rows == 1
+    assert table.rows == (
+        ((Span("Ключ"),), (Span("Значение"),)),
+        ((Span("a", code=True),), (Span("1", bold=True),)),
+    )
+
+
+def test_inline_spans_carry_the_styles_and_join_soft_breaks():
+    paragraph = read_blocks(SAMPLE)[1]
+    assert paragraph.spans == (
+        Span("Первая строка с "),
+        Span("жирным", bold=True),
+        Span(", "),
+        Span("курсивом", italic=True),
+        Span(" и "),
+        Span("кодом", code=True),
+        Span(", "),
+        Span("ссылка", link="https://example.org"),
+        Span(" и "),
+        Span("зачёркнутым", strike=True),
+        Span("."),
+    )
+
+
+def test_markdown_punctuation_is_not_mistaken_for_emphasis():
+    (block,) = read_blocks(r"a * b * c, snake_case_name и \*буквально\*")
+    assert block.spans == (Span("a * b * c, snake_case_name и *буквально*"),)
+
+
+def test_lab_text_reads_as_numbered_steps_with_nested_bullets():
+    blocks = read_blocks(ALGORITHMS[("lab", 1)])
+    task = blocks[[b.text for b in blocks].index("Задание") + 1 :]
+    assert [(b.kind, b.level, b.marker) for b in task[:6]] == [
+        ("number", 0, "1."),
+        ("bullet", 1, "•"),
+        ("bullet", 1, "•"),
+        ("bullet", 1, "•"),
+        ("bullet", 1, "•"),
+        ("paragraph", 1, ""),
+    ]
+    assert task[0].spans[1] == Span("sorting.py", code=True)
+    assert Span("случайным", bold=True) in task[3].spans
+
+
 @pytest.fixture(scope="module")
 def attachments():
     return {(a.slug, a.type_code, a.lesson_number): a for a in demo_attachments()}
@@ -128,6 +221,12 @@ def test_lab_handout_is_a_docx_with_headings_and_code(attachments):
     assert code
     assert code[0].style.font.name == "Courier New"
     assert document.tables
+    step = next(p for p in paragraphs if p.text.startswith("1. Реализуйте в модуле"))
+    assert [(r.text, r.font.name) for r in step.runs][2] == ("sorting.py", "Courier New")
+    bullets = [p for p in paragraphs if p.style.name == "List Bullet 2"]
+    assert any(r.bold and r.text == "случайным" for p in bullets for r in p.runs)
+    header = document.tables[0].rows[0].cells[0].paragraphs[0].runs[0]
+    assert header.bold
 
 
 def test_attachments_are_reproducible(attachments):
