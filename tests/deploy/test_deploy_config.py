@@ -6,6 +6,7 @@ import importlib
 import os
 import re
 import runpy
+import shlex
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,17 +24,33 @@ DATABASE_SERVICES = ("catalog", "favorites", "auth")
 LOCAL_ONLY = {
     "VAR_DIR": "SQLite files and the generated dev key; containers use PostgreSQL and a secret",
     "GUNICORN_BIND": "containers listen on 0.0.0.0:$PORT",
-    "GUNICORN_WORKER_TMP_DIR": "containers keep the default, /tmp (a memory-backed volume)",
+    "GUNICORN_WORKER_TMP_DIR": "containers keep the default, /tmp (a volume of its own)",
     "DEMO_TEACHER_ID": "an option of the operator command `seed-demo`, not of the service",
+    "FILE_STORAGE_DIR": "containers keep files in S3 (MinIO in compose and dev), not on a disk",
 }
+# Read by a library the code hands them to, not by the code: boto3 takes the object store's
+# credentials from the environment itself (catalog_service/storage.py).
+READ_BY_LIBRARIES = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
 # Set by every image (Dockerfile ENV), so compose and Kubernetes need not repeat them.
 SET_BY_IMAGE = {"PORT", "PROMETHEUS_MULTIPROC_DIR"}
+
+# The uploaded files, on the object store: what the catalog and its worker both read.
+FILE_STORE = {"FILE_STORAGE", "S3_ENDPOINT_URL", "S3_BUCKET", "S3_REGION", "AWS_ACCESS_KEY_ID",
+              "AWS_SECRET_ACCESS_KEY"}  # fmt: skip
+# Processes with no HTTP that run a service's image with another command: compose service and
+# k8s Deployment name -> the service whose image, database and secrets it uses, its command.
+WORKERS = {
+    "catalog-worker": ("catalog", ["huey_consumer", "catalog_service.tasks.huey"]),
+}
 
 # What each process cannot run correctly without, beyond its local defaults.
 NEEDED_BY = {
     "gateway": {"AUTH_JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE", "CATALOG_URL", "FAVORITES_URL",
                 "AUTH_URL"},
-    "catalog": {"DATABASE_URL", "AUTH_JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE", "REDIS_URL"},
+    "catalog": {"DATABASE_URL", "AUTH_JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE", "REDIS_URL",
+                "MATERIAL_FILE_MAX_MB", *FILE_STORE},
+    # The queue (REDIS_URL), the rows (DATABASE_URL) and the files of the catalog.
+    "catalog-worker": {"DATABASE_URL", "REDIS_URL", "TEXT_EXTRACTION_TIMEOUT", *FILE_STORE},
     "favorites": {"DATABASE_URL", "AUTH_JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE", "CATALOG_URL"},
     "auth": {"DATABASE_URL", "JWT_ISSUER", "JWT_AUDIENCE", "JWT_PRIVATE_KEY_FILE",
              "TRUSTED_PROXIES", "REDIS_URL"},
@@ -76,21 +93,29 @@ def _source_files() -> list[Path]:
 @pytest.fixture(scope="module")
 def variables(monkeypatch_module) -> set[str]:
     """Every environment variable the code reads: found in the source, and recorded while the
-    configuration functions run (they read names passed through helpers, like _seconds)."""
-    names = set()
+    configuration functions run (they read names passed through helpers, like _seconds), plus
+    those a library reads for it."""
+    names = set(READ_BY_LIBRARIES)
     for path in _source_files():
         names |= set(_DIRECT_READ.findall(path.read_text()))
+    # Imported first: what libraries read while they are imported (HOME, PSYCOPG_IMPL...) is
+    # not the portal's configuration.
+    settings_modules = [
+        importlib.import_module(f"{package}.settings")
+        for package in PACKAGES.values()
+        if (REPO_ROOT / package / "settings.py").exists()
+    ]
     recorder = RecordingEnviron()
     monkeypatch_module.setattr(os, "environ", recorder)
-    for service, package in PACKAGES.items():
+    for service in PACKAGES:
         env_config(service)
-        settings = REPO_ROOT / package / "settings.py"
-        if settings.exists():
-            importlib.import_module(f"{package}.settings").from_environment()
+    for module in settings_modules:
+        module.from_environment()
     runpy.run_path(str(GUNICORN_CONFIG))
     monkeypatch_module.undo()
     names |= recorder.names
-    assert {"DATABASE_URL", "AUTH_JWKS_URL", "GUNICORN_WORKERS"} <= names  # the scan works
+    assert {"DATABASE_URL", "AUTH_JWKS_URL", "GUNICORN_WORKERS", "S3_BUCKET"} <= names  # it works
+    assert "boto3" in (REPO_ROOT / "catalog_service" / "storage.py").read_text()
     return names
 
 
@@ -114,6 +139,31 @@ def test_env_example_lists_every_variable(variables):
     assert variables - listed == set()
 
 
+# --- Procfile (make run) ----------------------------------------------------------------------
+
+
+def _procfile() -> dict[str, list[str]]:
+    lines = (REPO_ROOT / "Procfile").read_text().splitlines()
+    return {
+        name: shlex.split(command)
+        for name, _, command in (line.partition(":") for line in lines if line.strip())
+    }
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_make_run_starts_the_worker_with_the_same_command(worker, compose):
+    """Locally: the SQLite queue and files under var/ (no Redis, no MinIO), no metrics."""
+    _service, command = WORKERS[worker]
+    words = _procfile()[worker]
+    assert not any("=" in word for word in words[:1])  # no environment of its own
+    assert words[: len(command)] == command
+    options = compose["services"][worker]["command"][len(command) :]
+    assert _option(words, "--workers") == _option(options, "--workers")
+    assert _option(words, "--graceful-signal") == "TERM"
+    # honcho kills what is still running 5 s after Ctrl-C: the worker stops before that.
+    assert float(_option(words, "--shutdown-timeout")) < 5
+
+
 # --- docker compose ---------------------------------------------------------------------------
 
 
@@ -123,7 +173,7 @@ def _compose_environment(compose: dict, service: str) -> dict[str, str]:
 
 def test_compose_configures_every_variable(compose, variables):
     configured = set()
-    for name in PACKAGES:
+    for name in (*PACKAGES, *WORKERS):
         configured |= set(_compose_environment(compose, name))
     assert _deployed(variables) - configured == set()
     assert configured - variables == set(), "compose sets variables no code reads"
@@ -148,11 +198,13 @@ def test_compose_migrates_each_database_before_its_service_starts(compose, servi
 
 
 def test_compose_waits_for_healthy_dependencies(compose):
-    for service in PACKAGES:
+    for service in (*PACKAGES, *WORKERS):
         for dependency, condition in compose["services"][service]["depends_on"].items():
-            migration = dependency.endswith("-migrate")
-            expected = "service_completed_successfully" if migration else "service_healthy"
+            # A one-shot (migrations, the bucket) has finished; a server answers its health check.
+            one_shot = compose["services"][dependency]["restart"] == "no"
+            expected = "service_completed_successfully" if one_shot else "service_healthy"
             assert condition["condition"] == expected, (service, dependency)
+            assert one_shot or "healthcheck" in compose["services"][dependency], dependency
     assert set(compose["services"]["gateway"]["depends_on"]) >= {"catalog", "favorites", "auth"}
 
 
@@ -181,6 +233,75 @@ def test_compose_services_run_locked_down(compose, service):
     assert spec["cap_drop"] == ["ALL"]
     assert "no-new-privileges:true" in spec["security_opt"]
     assert spec["healthcheck"]["test"][0] == "CMD"
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_compose_runs_the_worker_from_its_services_image_with_its_environment(compose, worker):
+    service, command = WORKERS[worker]
+    spec, server = compose["services"][worker], compose["services"][service]
+    assert spec["image"] == server["image"] and spec["build"] == server["build"]
+    assert spec["command"][: len(command)] == command
+    environment = _compose_environment(compose, worker)
+    assert NEEDED_BY[worker] - set(environment) == set()
+    served = _compose_environment(compose, service)
+    shared = NEEDED_BY[worker] & set(served)
+    assert {name: environment[name] for name in shared} == {name: served[name] for name in shared}
+    # Started after its service's one-shots (migrations, bucket), like the service.
+    for dependency, condition in server["depends_on"].items():
+        if compose["services"][dependency]["restart"] == "no":
+            assert spec["depends_on"][dependency] == condition
+    # Serves nothing, has no metrics; locked down like the services.
+    assert not spec.get("ports") and not spec.get("expose")
+    assert environment["PROMETHEUS_MULTIPROC_DIR"] == ""
+    assert spec["read_only"] is True
+    assert spec["cap_drop"] == ["ALL"]
+    assert "no-new-privileges:true" in spec["security_opt"]
+    assert any(mount.startswith("/tmp:") for mount in spec["tmpfs"])
+    assert spec["restart"] == "unless-stopped"
+    # SIGTERM lets the running tasks finish (--shutdown-timeout) before compose kills it.
+    assert _option(spec["command"], "--graceful-signal") == "TERM"
+    timeout = float(_option(spec["command"], "--shutdown-timeout"))
+    assert timeout < _seconds(spec["stop_grace_period"])
+
+
+def _option(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
+def _seconds(duration: str) -> float:
+    """A compose duration as `config` prints it (1m30s, 30s)."""
+    parts = re.fullmatch(r"(?:(\d+)m)?(?:(\d+)s)?", duration)
+    assert parts and duration, duration
+    return int(parts[1] or 0) * 60 + int(parts[2] or 0)
+
+
+def test_compose_stores_files_in_minio_with_its_bucket_made_first(compose):
+    services = compose["services"]
+    minio, bucket = services["minio"], services["minio-bucket"]
+    assert re.fullmatch(r"(quay\.io/)?minio/minio:RELEASE\.[0-9TZ-]+", minio["image"])
+    assert re.fullmatch(r"(quay\.io/)?minio/mc:RELEASE\.[0-9TZ-]+", bucket["image"])
+    assert any(volume["target"] == "/data" for volume in minio["volumes"])
+    assert minio["healthcheck"]["test"][0] == "CMD"
+    assert "mb --ignore-existing" in " ".join(bucket["command"])
+    for name in ("catalog", *WORKERS):
+        environment = _compose_environment(compose, name)
+        assert environment["FILE_STORAGE"] == "s3"
+        assert urlsplit(environment["S3_ENDPOINT_URL"]).netloc == "minio:9000"
+        assert environment["S3_BUCKET"] == bucket["environment"]["S3_BUCKET"]
+        # The same credentials as MinIO's, from the same settings.
+        assert environment["AWS_ACCESS_KEY_ID"] == minio["environment"]["MINIO_ROOT_USER"]
+        assert environment["AWS_SECRET_ACCESS_KEY"] == minio["environment"]["MINIO_ROOT_PASSWORD"]
+        condition = services[name]["depends_on"]["minio-bucket"]["condition"]
+        assert condition == "service_completed_successfully"
+    assert bucket["depends_on"]["minio"]["condition"] == "service_healthy"
+
+
+def test_redis_never_evicts_the_task_queue(compose, overlays):
+    """Redis holds the queue next to the cache: only keys with a TTL may be evicted."""
+    command = compose["services"]["redis"]["command"]
+    assert _option(command, "--maxmemory-policy").startswith("volatile-")
+    (container,) = _pod_spec(_objects(overlays["dev"], "Deployment")["redis"])["containers"]
+    assert _option(container["args"], "--maxmemory-policy").startswith("volatile-")
 
 
 def test_compose_passes_the_signing_key_as_a_secret(compose):
@@ -262,11 +383,67 @@ def test_k8s_gives_each_container_what_it_needs(overlays, service):
     assert bool(spec.get("initContainers")) == (service in DATABASE_SERVICES)
 
 
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+@pytest.mark.parametrize("worker", WORKERS)
+def test_k8s_runs_the_worker_from_its_services_image_with_its_configuration(
+    overlays, overlay, worker
+):
+    documents = overlays[overlay]
+    service, command = WORKERS[worker]
+    deployments = _objects(documents, "Deployment")
+    spec = _pod_spec(deployments[worker])
+    (container,) = spec["containers"]
+    (server,) = _pod_spec(deployments[service])["containers"]
+    assert container["image"] == server["image"]
+    assert container["command"][: len(command)] == command
+    assert container["envFrom"] == server["envFrom"]  # the same ConfigMap and Secret
+    if overlay == "dev":  # prod's Secrets are made outside git
+        assert NEEDED_BY[worker] - _container_environment(documents, container) == set()
+    assert {"name": "PROMETHEUS_MULTIPROC_DIR", "value": ""} in container["env"]
+    # No HTTP: no port, no probe, no preStop pause, no Service, not scraped.
+    assert "ports" not in container and "lifecycle" not in container
+    assert not {"startupProbe", "livenessProbe", "readinessProbe"} & set(container)
+    labels = deployments[worker]["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/component"] == "worker"
+    for service_object in _objects(documents, "Service").values():
+        selector = {"matchLabels": service_object["spec"]["selector"]}
+        assert not _selects(selector, labels), service_object["metadata"]["name"]
+    annotations = deployments[worker]["spec"]["template"]["metadata"]["annotations"]
+    assert annotations.get("prometheus.io/scrape") != "true"
+    # SIGTERM lets the running tasks finish before the pod is killed.
+    assert _option(container["command"], "--graceful-signal") == "TERM"
+    timeout = float(_option(container["command"], "--shutdown-timeout"))
+    assert timeout < spec["terminationGracePeriodSeconds"]
+
+
+def test_k8s_stores_files_in_minio_in_dev_and_in_an_s3_bucket_in_prod(overlays):
+    dev_config = _generated(overlays["dev"], "ConfigMap", "portal-config")["data"]
+    assert dev_config["FILE_STORAGE"] == "s3"
+    endpoint = urlsplit(dev_config["S3_ENDPOINT_URL"])
+    minio = _objects(overlays["dev"], "Service")[endpoint.hostname]
+    assert minio["spec"]["ports"][0]["port"] == endpoint.port
+    dev_secrets = _generated(overlays["dev"], "Secret", "catalog-secrets")["data"]
+    credentials = _generated(overlays["dev"], "Secret", "minio-credentials")["data"]
+    assert dev_secrets["AWS_ACCESS_KEY_ID"] == credentials["MINIO_ROOT_USER"]
+    assert dev_secrets["AWS_SECRET_ACCESS_KEY"] == credentials["MINIO_ROOT_PASSWORD"]
+    (job,) = _objects(overlays["dev"], "Job").values()
+    (mc,) = _pod_spec(job)["containers"]
+    assert "mb --ignore-existing" in " ".join(mc["command"])
+    bucket = {entry["name"]: entry.get("value") for entry in mc["env"]}["S3_BUCKET"]
+    assert bucket == dev_config["S3_BUCKET"]
+
+    prod_config = _generated(overlays["prod"], "ConfigMap", "portal-config")["data"]
+    assert prod_config["FILE_STORAGE"] == "s3"
+    assert prod_config["S3_ENDPOINT_URL"] == ""  # AWS S3 itself
+    assert prod_config["S3_BUCKET"] and prod_config["S3_REGION"]
+    assert "minio" not in {doc["metadata"]["name"] for doc in overlays["prod"]}
+
+
 def test_prod_reads_the_same_configuration_and_secrets_as_dev(overlays):
     def references(documents):
         result = {}
         for name, deployment in _objects(documents, "Deployment").items():
-            if name in PACKAGES:
+            if name in PACKAGES or name in WORKERS:
                 spec = _pod_spec(deployment)
                 result[name] = [
                     (c["name"], [sorted(source.items())[0][0] for source in c.get("envFrom", [])])
@@ -333,13 +510,18 @@ def test_every_workload_is_locked_down(overlays, overlay):
             resources = container["resources"]
             assert {"cpu", "memory"} <= set(resources["requests"]), where
             assert {"cpu", "memory"} <= set(resources["limits"]), where
-        for container in spec["containers"]:
-            assert "readinessProbe" in container and "livenessProbe" in container, name
+        # Servers are probed; a worker answers nothing to probe, a Job runs to its end.
+        component = workload["spec"]["template"]["metadata"]["labels"].get(
+            "app.kubernetes.io/component"
+        )
+        if workload["kind"] != "Job" and component != "worker":
+            for container in spec["containers"]:
+                assert "readinessProbe" in container and "livenessProbe" in container, name
 
 
 @pytest.mark.parametrize("overlay", ["dev", "prod"])
 def test_app_pods_run_as_the_image_user_with_a_writable_tmp(overlays, overlay):
-    for service in PACKAGES:
+    for service in (*PACKAGES, *WORKERS):
         spec = _pod_spec(_objects(overlays[overlay], "Deployment")[service])
         assert spec["securityContext"]["runAsUser"] == 10001
         (container,) = spec["containers"]
@@ -361,7 +543,7 @@ def test_autoscalers_and_budgets_cover_the_right_deployments(overlays, overlay):
         assert "replicas" not in deployments[name]["spec"]
         assert autoscaler["spec"]["minReplicas"] <= autoscaler["spec"]["maxReplicas"]
     budgets = _objects(documents, "PodDisruptionBudget")
-    for name in PACKAGES:
+    for name in (*PACKAGES, *WORKERS):
         assert budgets[name]["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": name}
 
 
@@ -371,39 +553,84 @@ def test_prod_runs_more_replicas_than_dev(overlays):
 
     for name in ("gateway", "catalog", "favorites"):
         assert minimum("prod", name) > minimum("dev", name)
-    auth = {o: _objects(overlays[o], "Deployment")["auth"]["spec"]["replicas"] for o in overlays}
-    assert auth["prod"] > auth["dev"]
+    for name in ("auth", *WORKERS):
+        fixed = {o: _objects(overlays[o], "Deployment")[name]["spec"]["replicas"] for o in overlays}
+        assert fixed["prod"] > fixed["dev"], name
 
 
-def _allowed_sources(policies: dict, target: str, port: int) -> set[str]:
-    """Which app pods, or namespaces, may open connections to `target` on `port`."""
+def _pod_labels(documents: list[dict]) -> dict[str, dict]:
+    """Each workload's pod labels, by its app.kubernetes.io/name."""
+    labels = {}
+    for doc in documents:
+        if doc["kind"] in {"Deployment", "StatefulSet", "Job"}:
+            pod = doc["spec"]["template"]["metadata"]["labels"]
+            labels[pod["app.kubernetes.io/name"]] = pod
+    return labels
+
+
+def _allowed_sources(
+    policies: dict, target: dict, port: int | None, named_ports: frozenset = frozenset({"http"})
+) -> set[str]:
+    """Which app pods, or namespaces, may open connections to the pod labelled `target` on
+    `port`, or on any port when None (a named port counts only if the pod has it)."""
     sources = set()
     for policy in policies.values():
         spec = policy["spec"]
         if "Ingress" not in spec["policyTypes"] or not _selects(spec["podSelector"], target):
             continue
         for rule in spec.get("ingress", []):
-            if not any(p["port"] in (port, "http") for p in rule.get("ports", [])):
+            ports = [p["port"] for p in rule.get("ports", [])]
+            if port is None:
+                if ports and all(isinstance(p, str) and p not in named_ports for p in ports):
+                    continue
+            elif not any(p in (port, *named_ports) for p in ports):
                 continue
             for peer in rule.get("from", []):
                 if "podSelector" in peer and "namespaceSelector" not in peer:
-                    sources.add(peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"])
+                    sources |= _names(peer["podSelector"])
                 elif "namespaceSelector" in peer:
                     namespace = peer["namespaceSelector"]["matchLabels"]
                     sources.add("ns:" + namespace["kubernetes.io/metadata.name"])
     return sources
 
 
-def _selects(selector: dict, name: str) -> bool:
+def _selects(selector: dict, labels: dict) -> bool:
     if not selector:
         return True
-    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "course-portal"}
     if any(labels.get(key) != value for key, value in selector.get("matchLabels", {}).items()):
         return False
     return all(
         expression["operator"] == "In" and labels.get(expression["key"]) in expression["values"]
         for expression in selector.get("matchExpressions", [])
     )
+
+
+def _names(selector: dict) -> set[str]:
+    """The app names a peer's podSelector picks (by matchLabels or an In expression)."""
+    if "app.kubernetes.io/name" in selector.get("matchLabels", {}):
+        return {selector["matchLabels"]["app.kubernetes.io/name"]}
+    (expression,) = selector["matchExpressions"]
+    assert expression["key"] == "app.kubernetes.io/name" and expression["operator"] == "In"
+    return set(expression["values"])
+
+
+def _allowed_destinations(policies: dict, source: dict) -> set[tuple[str, int]]:
+    """Where the pod labelled `source` may open connections: (app name or cidr:..., port)."""
+    allowed = set()
+    for policy in policies.values():
+        spec = policy["spec"]
+        if "Egress" not in spec["policyTypes"] or not _selects(spec["podSelector"], source):
+            continue
+        for rule in spec.get("egress", []):
+            for peer in rule.get("to", []):
+                if "ipBlock" in peer:
+                    where = "cidr:" + peer["ipBlock"]["cidr"]
+                elif "namespaceSelector" in peer:
+                    continue  # DNS
+                else:
+                    where = peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+                allowed |= {(where, p["port"]) for p in rule.get("ports", [])}
+    return allowed
 
 
 @pytest.mark.parametrize("overlay", ["dev", "prod"])
@@ -413,13 +640,35 @@ def test_network_policies_allow_only_the_designed_calls(overlays, overlay):
     assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
     assert "ingress" not in deny and "egress" not in deny
 
-    def callers(service):
-        return _allowed_sources(policies, service, DEFAULT_PORTS[service])
+    labels = _pod_labels(overlays[overlay])
+
+    def callers(name, port=None):
+        return _allowed_sources(policies, labels[name], port or DEFAULT_PORTS[name])
 
     assert callers("gateway") == {"ns:ingress-nginx", "ns:monitoring"}
     assert callers("catalog") == {"gateway", "favorites", "ns:monitoring"}
     assert callers("favorites") == {"gateway", "ns:monitoring"}
     assert callers("auth") == {"gateway", "catalog", "favorites", "ns:monitoring"}
+    for worker in WORKERS:  # nothing connects to a worker, on any port
+        assert _allowed_sources(policies, labels[worker], None, frozenset()) == set()
+
+    def reaches(name):
+        return _allowed_destinations(policies, labels[name])
+
+    if overlay == "dev":
+        assert callers("postgres", 5432) == {"catalog", "catalog-worker", "favorites", "auth"}
+        assert callers("redis", 6379) == {"catalog", "catalog-worker", "auth"}
+        assert callers("minio", 9000) == {"catalog", "catalog-worker", "minio-bucket"}
+        assert reaches("minio-bucket") == {("minio", 9000)}
+        stores = {("postgres", 5432), ("redis", 6379), ("minio", 9000)}
+    else:
+        stores = {("cidr:10.0.0.0/8", 5432), ("cidr:10.0.0.0/8", 6379), ("cidr:0.0.0.0/0", 443)}
+    # A worker reaches its service's datastores and the object store, and nothing else.
+    for worker, (service, _command) in WORKERS.items():
+        assert reaches(worker) == stores
+        assert stores <= reaches(service)
+    for name in ("gateway", "favorites", "auth"):
+        assert not {port for _where, port in reaches(name)} & {9000, 443}, name
 
 
 def test_ingress_reaches_only_the_gateway(overlays):
