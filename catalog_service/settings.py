@@ -2,7 +2,7 @@
 
 import os
 
-from service_kit.config import MiB, seconds, var_dir
+from service_kit.config import MiB, megabytes, seconds, var_dir
 
 
 def from_environment() -> dict:
@@ -17,7 +17,7 @@ def from_environment() -> dict:
         "S3_ENDPOINT_URL": env("S3_ENDPOINT_URL") or None,
         "S3_BUCKET": env("S3_BUCKET") or "course-materials",
         "S3_REGION": env("S3_REGION") or None,
-        "MATERIAL_FILE_MAX_BYTES": _megabytes("MATERIAL_FILE_MAX_MB", 50) * MiB,
+        "MATERIAL_FILE_MAX_BYTES": megabytes("MATERIAL_FILE_MAX_MB", 50) * MiB,
         # The worker's limits for reading one file's text.
         "TEXT_EXTRACTION_TIMEOUT": seconds("TEXT_EXTRACTION_TIMEOUT", 60.0),
         "TEXT_MAX_CHARS": 1_000_000,
@@ -29,12 +29,3 @@ def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
     if value not in allowed:
         raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
     return value
-
-
-def _megabytes(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= 10_240:
-        raise ValueError(f"{name} must be a whole number of MiB from 1 to 10240, got {raw!r}")
-    return int(raw)

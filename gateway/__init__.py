@@ -35,6 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
         connect_timeout=app.config["GATEWAY_UPSTREAM_CONNECT_TIMEOUT"],
         read_timeout=app.config["GATEWAY_UPSTREAM_READ_TIMEOUT"],
         max_body_bytes=app.config["MAX_CONTENT_LENGTH"],
+        max_upload_bytes=app.config["GATEWAY_UPLOAD_MAX_BYTES"],
         token_check=bearer_user_id(verifier),
     )
     app.extensions["api_proxy"] = proxy

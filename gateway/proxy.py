@@ -9,7 +9,7 @@ stays gzip, repeated headers stay repeated). Flask is not involved here.
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
 
 from service_kit.auth import InvalidToken, KeysUnavailable
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 request_log = logging.getLogger("request")
 
 MAX_BODY_BYTES = 1024 * 1024
+# Streamed file uploads (routes with `streamed_uploads`); the service applies its own limit.
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 # Responses up to this size are read whole before answering, so an upstream failure mid-body
 # still becomes a clean 502/504; larger or unsized bodies are streamed.
 BUFFERED_RESPONSE_BYTES = 256 * 1024
@@ -79,6 +81,7 @@ class ApiProxy:
         read_timeout: float = 10.0,
         token_check: TokenCheck,
         max_body_bytes: int = MAX_BODY_BYTES,
+        max_upload_bytes: int = MAX_UPLOAD_BYTES,
     ):
         self.routes = routes or RouteTable()
         self.upstreams = {
@@ -97,6 +100,7 @@ class ApiProxy:
         }
         self.token_check = token_check
         self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_upload_bytes
         self._header_names: dict[str, str | None] = {}
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
@@ -116,11 +120,19 @@ class ApiProxy:
             route_label = route.prefix
             if not route.is_public(method):
                 user_id = self._check_token(environ.get("HTTP_AUTHORIZATION"))
-            body = self._read_body(environ, method)
             upstream, upstream_path = self._upstream_paths[route.prefix]
             target = upstream_path + path[len(route.prefix) :] + query
-            request = self._upstream_request(environ, upstream, target, body, request_id)
-            response = upstream.exchange(method, request)
+            if method in METHODS_WITH_BODY and route.streams_upload(path):
+                length = self._upload_length(environ)
+                request = self._upstream_request(
+                    environ, upstream, target, None, request_id, streamed_length=length
+                )
+                chunks = _upload_chunks(environ["wsgi.input"], length, self.max_upload_bytes)
+                response = upstream.exchange(method, request, chunks)
+            else:
+                body = self._read_body(environ, method)
+                request = self._upstream_request(environ, upstream, target, body, request_id)
+                response = upstream.exchange(method, request)
             status, headers, content = _relay(response, request_id)
         except EdgeError as error:
             status, headers, content = _error(error.status, error.message, request_id)
@@ -159,6 +171,20 @@ class ApiProxy:
             return self._read_chunked(stream)
         return b"" if method in METHODS_WITH_BODY else None
 
+    def _upload_length(self, environ: dict) -> int | None:
+        """The streamed upload's Content-Length, or None for a chunked one."""
+        length_header = environ.get("CONTENT_LENGTH")
+        if not length_header:
+            if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+                return None
+            raise EdgeError(411, "An upload needs a Content-Length or chunked encoding.")
+        if not length_header.isdigit() or len(length_header) > 18:
+            raise EdgeError(400, "Invalid Content-Length.")
+        length = int(length_header)
+        if length > self.max_upload_bytes:
+            raise EdgeError(413, f"The upload exceeds {self.max_upload_bytes} bytes.")
+        return length
+
     def _read_chunked(self, stream) -> bytes:
         chunks, size, limit = [], 0, self.max_body_bytes
         while True:
@@ -171,14 +197,27 @@ class ApiProxy:
             chunks.append(chunk)
 
     def _upstream_request(
-        self, environ: dict, upstream: Upstream, target: str, body: bytes | None, request_id: str
+        self,
+        environ: dict,
+        upstream: Upstream,
+        target: str,
+        body: bytes | None,
+        request_id: str,
+        *,
+        streamed_length: int | None = -1,
     ) -> bytes:
+        """The request head (and `body`, when read whole). A streamed body follows the head
+        with its Content-Length, or chunked when `streamed_length` is None."""
         lines = self._client_header_lines(environ)
         content_type = environ.get("CONTENT_TYPE")
         if content_type:
             lines.append(f"Content-Type: {content_type}")
         if body is not None:
             lines.append(f"Content-Length: {len(body)}")
+        elif streamed_length is None:
+            lines.append("Transfer-Encoding: chunked")
+        elif streamed_length >= 0:
+            lines.append(f"Content-Length: {streamed_length}")
         client = environ.get("REMOTE_ADDR") or "unknown"
         forwarded_for = environ.get("HTTP_X_FORWARDED_FOR")
         # Appended, never replaced: the last address is the one the gateway itself saw.
@@ -236,6 +275,25 @@ class ApiProxy:
         if len(self._header_names) < 512:
             self._header_names[environ_key] = forwarded
         return forwarded
+
+
+def _upload_chunks(stream, length: int | None, limit: int) -> Iterator[bytes]:
+    """The client's upload, piece by piece, as the service is to receive it: `length` bytes
+    exactly, or re-chunked when the client sent it chunked. Memory stays one piece, whatever
+    the size; a body that ends early or grows past `limit` stops the exchange."""
+    sent = 0
+    while length is None or sent < length:
+        want = STREAM_CHUNK_BYTES if length is None else min(STREAM_CHUNK_BYTES, length - sent)
+        chunk = stream.read(want)
+        if not chunk:
+            if length is not None:
+                raise EdgeError(400, "The request body ended early.")
+            yield b"0\r\n\r\n"
+            return
+        sent += len(chunk)
+        if sent > limit:
+            raise EdgeError(413, f"The upload exceeds {limit} bytes.")
+        yield chunk if length is not None else b"%x\r\n%b\r\n" % (len(chunk), chunk)
 
 
 def _relay(

@@ -6,6 +6,7 @@ routes; its base URL is the `<SERVICE>_URL` setting (catalog: CATALOG_URL), so a
 is adding its route lines.
 """
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -26,6 +27,9 @@ class Route:
     service: str
     public_methods: frozenset[str] = frozenset()
     upstream_path: str = ""
+    # Paths under the prefix (a regular expression for the rest of the path) whose request
+    # bodies stream to the service: file uploads, exempt from the 1 MiB body cap.
+    streamed_uploads: re.Pattern | None = None
 
     def __post_init__(self) -> None:
         if not self.upstream_path:
@@ -33,6 +37,11 @@ class Route:
 
     def is_public(self, method: str) -> bool:
         return method in self.public_methods
+
+    def streams_upload(self, path: str) -> bool:
+        """Whether the body of a request to `path` (under this route) streams."""
+        pattern = self.streamed_uploads
+        return pattern is not None and pattern.fullmatch(path, len(self.prefix)) is not None
 
     def public_path(self, service_path: str) -> str | None:
         """The path a client uses for the service's `service_path`, when it lies under this
@@ -44,8 +53,15 @@ class Route:
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("/api/courses", "catalog", public_methods=READS),
+    Route(
+        "/api/courses",
+        "catalog",
+        public_methods=READS,
+        streamed_uploads=re.compile(r"/[0-9]+/materials/[0-9]+/file"),
+    ),
     Route("/api/semesters", "catalog", public_methods=READS),
+    Route("/api/material-types", "catalog", public_methods=READS),
+    Route("/api/search", "catalog", public_methods=READS),
     Route("/api/teacher", "catalog"),
     Route("/api/auth", "auth"),
     Route("/api/auth/register", "auth", public_methods=frozenset({"POST"})),

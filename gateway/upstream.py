@@ -16,7 +16,7 @@ import re
 import select
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from urllib.parse import urlsplit
 
 from .errors import EdgeError
@@ -77,8 +77,11 @@ class Upstream:
         self.read_timeout = read_timeout
         self._local = threading.local()
 
-    def exchange(self, method: str, request: bytes) -> "UpstreamResponse":
-        """Send one request and read the response head; the response owns the connection."""
+    def exchange(
+        self, method: str, request: bytes, body: Iterable[bytes] | None = None
+    ) -> "UpstreamResponse":
+        """Send one request (`body`, if given, is streamed after `request`, the head) and read
+        the response head; the response owns the connection."""
         connection = self._idle_connection()
         reused = connection is not None
         while True:
@@ -86,7 +89,9 @@ class Upstream:
                 if connection is None:
                     connection = self._connect()
                 connection.sock.sendall(request)
-                return UpstreamResponse(self, connection, method)
+                if body is None:
+                    return UpstreamResponse(self, connection, method)
+                break
             except FAILURES as error:
                 if connection is not None:
                     connection.close()
@@ -95,6 +100,26 @@ class Upstream:
                     reused, connection = False, None
                     continue
                 raise self.failure(error) from error
+        # A streamed body is read once from the client, so it is never retried.
+        try:
+            self._send_body(connection, body)
+            return UpstreamResponse(self, connection, method)
+        except FAILURES as error:
+            connection.close()
+            raise self.failure(error) from error
+        except BaseException:  # the client's body was refused (EdgeError) or cut off
+            connection.close()
+            raise
+
+    def _send_body(self, connection: Connection, body: Iterable[bytes]) -> None:
+        """Stream a request body. A service that answers before reading all of it (a 401, a
+        413) may close its side: then its answer, already sent, is what the client gets."""
+        sock = connection.sock
+        for chunk in body:
+            try:
+                sock.sendall(chunk)
+            except _STALE:
+                return  # the response is waiting to be read
 
     def failure(self, error: BaseException) -> EdgeError:
         """The answer to a failed exchange with this service: 504 on a timeout, else 502."""

@@ -65,3 +65,13 @@ def seconds(name: str, default: float) -> float:
     if not 0 < value <= 3600:
         raise ValueError(f"{name} must be between 0 and 3600 seconds, got {raw!r}")
     return value
+
+
+def megabytes(name: str, default: int) -> int:
+    """A size in MiB from the environment; a value that is not one stops the start-up, clearly."""
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= 10_240:
+        raise ValueError(f"{name} must be a whole number of MiB from 1 to 10240, got {raw!r}")
+    return int(raw)
