@@ -1,4 +1,6 @@
-"""`python -m catalog_service migrate | seed-demo [--teacher-id N]`"""
+"""`python -m catalog_service migrate | seed-demo [--teacher-id N] | sweep-files`"""
+
+from datetime import timedelta
 
 import click
 
@@ -6,7 +8,7 @@ from service_kit.cli import service_cli
 from service_kit.config import env_config
 from service_kit.db import Database
 
-from . import settings, tasks
+from . import content, settings, tasks
 from .demo_data import (
     DEMO_TEACHER_COURSES,
     assign_demo_teacher,
@@ -47,6 +49,20 @@ def seed_demo(teacher_id: int | None) -> None:
                 click.echo(f"catalog: user {teacher_id} teaches {assigned} more demo course(s)")
     finally:
         database.dispose()
+
+
+@cli.command("sweep-files")
+@click.option(
+    "--grace-minutes",
+    type=click.IntRange(0, 24 * 60),
+    default=int(content.SWEEP_GRACE.total_seconds() // 60),
+    show_default=True,
+    help="Leave objects younger than this (an upload may be in flight).",
+)
+def sweep_files(grace_minutes: int) -> None:
+    """Delete stored files no material points at (the worker does this every 5 minutes)."""
+    removed = tasks.sweep_now(timedelta(minutes=grace_minutes))
+    click.echo(f"catalog: removed {removed} unreferenced stored file(s)")
 
 
 if __name__ == "__main__":
