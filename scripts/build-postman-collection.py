@@ -73,6 +73,7 @@ class Step:
     path: dict[str, str] = field(default_factory=dict)
     query: list[tuple[str, str]] = field(default_factory=list)
     body: object = None  # JSON; "{{name:raw}}" strings become unquoted variables
+    upload: str | None = None  # a file under docs/postman sent as the multipart field "file"
     tests: str = ""
     prerequest: str = ""
 
@@ -238,6 +239,36 @@ save('secondCourseId', courses[1].id);
 save('semester', semesters[0].semester);
 const word = courses[0].name.split(/[^\\p{L}]+/u).find((part) => part.length >= 4);
 save('searchWord', word.toLowerCase());
+""",
+            ),
+            Step(
+                "The kinds of material",
+                "GET /api/material-types",
+                200,
+                tests="""
+pm.test('lectures, seminars and labs, in order', () => {
+  const types = pm.response.json();
+  pm.expect(types.map((t) => t.code)).to.eql(['lecture', 'seminar', 'lab']);
+  pm.expect(types[0].group_label).to.eql('Лекции');
+});
+""",
+            ),
+            Step(
+                "Search courses and materials",
+                "GET /api/search",
+                200,
+                query=[("query", "{{searchWord}}"), ("limit", "5")],
+                tests="""
+const hits = pm.response.json();
+pm.test('hits, best first, each with a marked snippet', () => {
+  pm.expect(hits).to.not.be.empty;
+  pm.expect(hits.length).to.be.at.most(5);
+  hits.forEach((hit) => {
+    pm.expect(['course', 'material']).to.include(hit.kind);
+    pm.expect(hit.snippet).to.be.an('array');
+  });
+  for (let i = 1; i < hits.length; i++) pm.expect(hits[i - 1].score >= hits[i].score).to.be.true;
+});
 """,
             ),
             Step(
@@ -540,6 +571,88 @@ pm.test('the new title and type', () => {
 """,
             ),
             Step(
+                "Preview a Markdown body (teacher)",
+                "POST /api/courses/{course_id}/materials/preview",
+                200,
+                token="teacherToken",
+                path={"course_id": "{{newCourseId}}"},
+                body={"body": "# Заголовок\n\n**жирный** <script>alert(1)</script>"},
+                tests="""
+pm.test('rendered, with raw HTML shown as text', () => {
+  const html = pm.response.json().html;
+  pm.expect(html).to.include('<h1>Заголовок</h1>');
+  pm.expect(html).to.include('<strong>жирный</strong>');
+  pm.expect(html).to.not.include('<script>');
+});
+""",
+            ),
+            Step(
+                "Write the material's body (teacher)",
+                "PATCH /api/courses/{course_id}/materials/{material_id}",
+                200,
+                token="teacherToken",
+                path={"course_id": "{{newCourseId}}", "material_id": "{{newMaterialId}}"},
+                body={"body": "# Введение\n\nАлгоритм Евклида находит НОД.\n"},
+                tests="""
+pm.test('the body and its HTML', () => {
+  const material = pm.response.json();
+  pm.expect(material.body_html).to.include('<h1>Введение</h1>');
+  pm.expect(material.has_text).to.be.true;
+});
+""",
+            ),
+            Step(
+                "The material's text",
+                "GET /api/courses/{course_id}/materials/{material_id}/text",
+                200,
+                path={"course_id": "{{newCourseId}}", "material_id": "{{newMaterialId}}"},
+                tests="""
+pm.test('the body as the material's text', () => {
+  const text = pm.response.json();
+  pm.expect(text.source).to.eql('body');
+  pm.expect(text.text).to.include('Алгоритм Евклида');
+  pm.expect(text.chars).to.eql(text.text.length);
+});
+""",
+            ),
+            Step(
+                "Upload a file (teacher)",
+                "PUT /api/courses/{course_id}/materials/{material_id}/file",
+                200,
+                token="teacherToken",
+                path={"course_id": "{{newCourseId}}", "material_id": "{{newMaterialId}}"},
+                upload="handout.md",
+                tests="""
+pm.test('the file is described', () => {
+  const file = pm.response.json().file;
+  pm.expect(file.name).to.eql('handout.md');
+  pm.expect(file.content_type).to.include('text/markdown');
+  pm.expect(file.sha256).to.match(/^[0-9a-f]{64}$/);
+});
+""",
+            ),
+            Step(
+                "Download the file",
+                "GET /api/courses/{course_id}/materials/{material_id}/file",
+                200,
+                path={"course_id": "{{newCourseId}}", "material_id": "{{newMaterialId}}"},
+                tests="""
+pm.test('an attachment, never sniffed', () => {
+  pm.expect(pm.response.headers.get('Content-Disposition')).to.match(/^attachment;/);
+  pm.response.to.have.header('X-Content-Type-Options', 'nosniff');
+  pm.response.to.have.header('ETag');
+  pm.expect(pm.response.text()).to.include('Раздаточный материал');
+});
+""",
+            ),
+            Step(
+                "Remove the file (teacher)",
+                "DELETE /api/courses/{course_id}/materials/{material_id}/file",
+                204,
+                token="teacherToken",
+                path={"course_id": "{{newCourseId}}", "material_id": "{{newMaterialId}}"},
+            ),
+            Step(
                 "A student may not add materials",
                 "POST /api/courses/{course_id}/materials",
                 403,
@@ -829,6 +942,11 @@ def _item(step: Step, template: dict, spec: dict) -> dict:
         }
     else:
         request["auth"] = {"type": "noauth"}
+    if step.upload is not None:
+        request["body"] = {
+            "mode": "formdata",
+            "formdata": [{"key": "file", "type": "file", "src": step.upload}],
+        }
     if step.body is not None:
         request["header"].append({"key": "Content-Type", "value": "application/json"})
         request["body"] = {

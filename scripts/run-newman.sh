@@ -90,7 +90,7 @@ docs/postman/node_modules/.bin/newman run docs/postman/course-portal.postman_col
   --env-var "baseUrl=http://127.0.0.1:${port[gateway]}" \
   --env-var "adminEmail=$admin_email" --env-var "adminPassword=$admin_password" \
   --env-var "teacherEmail=$teacher_email" --env-var "teacherPassword=$teacher_password" \
-  --color off --disable-unicode --no-insecure-file-read || status=$?
+  --working-dir "$PWD/docs/postman" --color off --disable-unicode --no-insecure-file-read || status=$?
 
 if [[ $status -ne 0 ]]; then
   for service in gateway catalog favorites auth; do
