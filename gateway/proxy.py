@@ -101,7 +101,7 @@ class ApiProxy:
         self.token_check = token_check
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_upload_bytes
-        self._header_names: dict[str, str | None] = {}
+        self._header_names: dict[str, str] = {}  # HTTP_* environ key -> header name or ""
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -243,24 +243,22 @@ class ApiProxy:
 
     def _client_header_lines(self, environ: dict) -> list[str]:
         """The client's headers that go on to the service, as `Name: value` lines."""
-        header_name = self._header_name
+        known = self._header_names
         lines = []
         for key, value in environ.items():
             if key.startswith("HTTP_"):
-                name = header_name(key)
-                if name is not None:
+                name = known.get(key)
+                if name is None:
+                    name = self._header_name(key)
+                if name:
                     lines.append(f"{name}: {value}")
         connection_tokens = environ.get("HTTP_CONNECTION")
         if connection_tokens:
             lines = _without_named_headers(lines, connection_tokens)
         return lines
 
-    def _header_name(self, environ_key: str) -> str | None:
-        """The header to forward for an HTTP_* environ key, or None to drop it (memoised)."""
-        try:
-            return self._header_names[environ_key]
-        except KeyError:
-            pass
+    def _header_name(self, environ_key: str) -> str:
+        """The header to forward for an HTTP_* environ key, or "" to drop it (memoised)."""
         name = environ_key[5:].replace("_", "-").title()
         lower = name.lower()
         if (
@@ -268,7 +266,7 @@ class ApiProxy:
             or lower in _REPLACED_REQUEST_HEADERS
             or lower.startswith(("x-user-", "proxy-"))
         ):
-            forwarded = None
+            forwarded = ""
         else:
             forwarded = name
         # Bounded: a client inventing header names must not grow this forever.

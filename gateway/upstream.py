@@ -101,6 +101,11 @@ class Upstream:
                     continue
                 raise self.failure(error) from error
         # A streamed body is read once from the client, so it is never retried.
+        return self._respond_after_body(connection, body, method)
+
+    def _respond_after_body(
+        self, connection: Connection, body: Iterable[bytes], method: str
+    ) -> "UpstreamResponse":
         try:
             self._send_body(connection, body)
             return UpstreamResponse(self, connection, method)
