@@ -19,7 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import snowballstemmer
-from sqlalchemy import Float, Integer, bindparam, func, literal_column, select, text
+from sqlalchemy import bindparam, column, func, literal_column, select
+from sqlalchemy import table as sql_table
 from sqlalchemy.orm import Session, contains_eager, undefer
 
 from service_kit.text import fold
@@ -28,6 +29,8 @@ from .models import Course, Material
 from .rendering import markdown_to_text
 
 QUERY_MAX_LENGTH = 100
+# Matching rows ranked per query (see _ranked).
+CANDIDATES = 500
 LIMIT_DEFAULT = 20
 LIMIT_MAX = 50
 MAX_TERMS = 12
@@ -158,55 +161,59 @@ def _on_postgres(session: Session) -> bool:
 
 
 def _courses(session: Session, query: Query, limit: int) -> Sequence[Course]:
-    statement = select(Course).where(Course.is_active)
-    if _on_postgres(session):
-        vector = literal_column(TSVECTOR.format(table="courses"))
-        tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), query.tsquery())
-        statement = statement.where(vector.op("@@")(tsquery)).order_by(
-            func.ts_rank(vector, tsquery).desc(), Course.id
-        )
-    else:
-        ranked = _fts5_ranked("courses_fts", query)
-        statement = statement.join(ranked, ranked.c.id == Course.id).order_by(
-            ranked.c.rank, Course.id
-        )
-    return session.scalars(statement.limit(limit)).all()
-
-
-def _fts5_ranked(table: str, query: Query):
-    """(id, rank) of the rows of an FTS5 table matching `query`; lower rank is better."""
-    ranked = text(
-        f"SELECT rowid AS id, bm25({table}, 4.0, 1.0) AS rank FROM {table} "
-        f"WHERE {table} MATCH :query"
-    ).bindparams(bindparam("query", query.fts5()))
-    return ranked.columns(id=Integer(), rank=Float()).subquery(f"{table}_ranked")
+    matching = select(Course.id).where(Course.is_active)
+    statement = select(Course)
+    return session.scalars(
+        _ranked(session, "courses", Course.id, matching, statement, query, limit)
+    ).all()
 
 
 def _materials(
     session: Session, query: Query, course_id: int | None, type_code: str | None, limit: int
 ) -> Sequence[Material]:
+    matching = (
+        select(Material.id).join(Course, Course.id == Material.course_id).where(Course.is_active)
+    )
+    if course_id is not None:
+        matching = matching.where(Material.course_id == course_id)
+    if type_code is not None:
+        matching = matching.where(Material.type_code == type_code)
     statement = (
         select(Material)
         .join(Material.course)
         .options(contains_eager(Material.course), undefer(Material.title_stems))
-        .where(Course.is_active)
     )
-    if course_id is not None:
-        statement = statement.where(Material.course_id == course_id)
-    if type_code is not None:
-        statement = statement.where(Material.type_code == type_code)
+    ranked = _ranked(session, "materials", Material.id, matching, statement, query, limit)
+    return session.scalars(ranked).unique().all()
+
+
+def _ranked(session: Session, table: str, id_column, matching, statement, query: Query, limit):
+    """`statement` narrowed to the rows of `matching` that hold every query term, best first.
+
+    Ranking costs a little per matching row, and a common word matches most of a large
+    catalog: so at most CANDIDATES matching rows (found through the full-text index) are
+    ranked. A rare word's matches are all ranked; a common word's first CANDIDATES are.
+    """
     if _on_postgres(session):
-        vector = literal_column(TSVECTOR.format(table="materials"))
+        vector = literal_column(TSVECTOR.format(table=table))
         tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), query.tsquery())
-        statement = statement.where(vector.op("@@")(tsquery)).order_by(
-            func.ts_rank(vector, tsquery).desc(), Material.id
-        )
+        candidates = matching.where(vector.op("@@")(tsquery)).limit(CANDIDATES).subquery()
+        rank = func.ts_rank(vector, tsquery).desc()
     else:
-        ranked = _fts5_ranked("materials_fts", query)
-        statement = statement.join(ranked, ranked.c.id == Material.id).order_by(
-            ranked.c.rank, Material.id
+        fts = sql_table(f"{table}_fts", column("rowid"))
+        candidates = (
+            matching.add_columns(literal_column(f"bm25({table}_fts, 4.0, 1.0)").label("rank"))
+            .join(fts, fts.c.rowid == id_column)
+            .where(literal_column(fts.name).op("MATCH")(bindparam("fts_query", query.fts5())))
+            .limit(CANDIDATES)
+            .subquery()
         )
-    return session.scalars(statement.limit(limit)).unique().all()
+        rank = candidates.c.rank
+    return (
+        statement.join(candidates, candidates.c.id == id_column)
+        .order_by(rank, id_column)
+        .limit(limit)
+    )
 
 
 def _score(hit: Hit, query: Query, order: int) -> None:

@@ -196,3 +196,13 @@ def test_bad_search_queries_are_400(client, catalog, query_string):
     response = client.get("/api/search", query_string=query_string)
     assert response.status_code == 400, response.get_data(as_text=True)
     assert response.get_json()["code"] == 400
+
+
+def test_filters_apply_before_the_candidate_cap(session, add_material, catalog, monkeypatch):
+    monkeypatch.setattr(search, "CANDIDATES", 3)
+    for number in range(6):
+        add_material(f"Общее {number}", body="распространённое слово", lesson=number + 10)
+    add_material("Питон", body="распространённое слово", course=catalog.python)
+    found = search.search(session, "распространённое", course_id=catalog.python.id)
+    assert material_titles(found) == ["Питон"]
+    assert len(search.search(session, "распространённое")) == 3  # only the candidates ranked
