@@ -27,7 +27,7 @@ import requests
 from service_kit.config import REPO_ROOT
 from service_kit.migrations import upgrade
 
-from . import data, load, plans, servers, tokens, tools
+from . import content, data, load, plans, servers, tokens, tools
 
 BENCH_DIR = REPO_ROOT / "bench"
 WORK_DIR = BENCH_DIR / "work"  # git-ignored: logs, Lua scripts, nginx prefix, key
@@ -39,6 +39,8 @@ DATABASES = {
     "catalog_200k": "bench_catalog_200k",
     "favorites": "bench_favorites",
     "auth": "bench_auth",
+    "fts_20k": "bench_fts_20k",
+    "fts_200k": "bench_fts_200k",
 }
 LARGE_CATALOG = 200_000
 TOKENS_IN_LOAD = 1_000  # distinct users whose tokens the authenticated scripts rotate through
@@ -67,6 +69,10 @@ TARGETS = {
     "revalidate_speedup": (">=", 2.0),
     "search_growth_p99": ("<=", 3.0),
     "search_200k_p99_ms": ("<=", 50.0),
+    "fts_growth_p99": ("<=", 3.0),
+    "upload_gateway_vs_direct": (">=", 0.8),
+    "download_gateway_vs_direct": (">=", 0.8),
+    "gateway_rss_growth_mib": ("<=", 10.0),
     "errors": ("<=", 0),
 }
 
@@ -128,6 +134,8 @@ def prepare_databases(server_url: str, scale: data.Scale, clock: Stopwatch) -> d
         ("catalog_200k", "catalog_service"),
         ("favorites", "favorites_service"),
         ("auth", "auth_service"),
+        ("fts_20k", "catalog_service"),
+        ("fts_200k", "catalog_service"),
     ):
         upgrade(package, urls[key])
     clock.say("databases created and migrated")
@@ -142,6 +150,9 @@ def prepare_databases(server_url: str, scale: data.Scale, clock: Stopwatch) -> d
         urls["catalog_200k"], data.Scale(courses=LARGE_CATALOG, with_materials=False), seed=7
     )
     clock.say(f"catalog_200k: {LARGE_CATALOG} courses ({len(large.active_course_ids)} active)")
+    for key, materials in (("fts_20k", content.FTS_SMALL), ("fts_200k", content.FTS_LARGE)):
+        loaded = content.load_fts_catalog(urls[key], materials)
+        clock.say(f"{key}: {loaded} materials with teaching text")
     return {"urls": urls, "catalog": catalog}
 
 
@@ -185,6 +196,15 @@ def start_processes(
         {"DATABASE_URL": urls["catalog_200k"], **CACHE_OFF_ENV, **jwks},
         logs,
     )
+    fts = {
+        key: servers.Service(
+            f"catalog_{key}",
+            "catalog_service:create_app()",
+            {"DATABASE_URL": urls[key], **CACHE_OFF_ENV, **jwks},
+            logs,
+        )
+        for key in ("fts_20k", "fts_200k")
+    }
     favorites = servers.Service(
         "favorites",
         "favorites_service:create_app()",
@@ -198,7 +218,7 @@ def start_processes(
         logs,
     )
     nginx = servers.Nginx(catalog.port, WORK_DIR / "nginx")
-    started = [catalog, catalog_uncached, catalog_200k, favorites, gateway, nginx]
+    started = [catalog, catalog_uncached, catalog_200k, *fts.values(), favorites, gateway, nginx]
     for process in started:
         processes[process.name] = process.launch()
     for process in started:
@@ -289,12 +309,28 @@ def build_scenarios(processes: dict, catalog: data.Catalog, minter, users: int) 
             Scenario("search", "direct", concurrency, uncached, search_requests(), group=group),
             Scenario("search_200k", "direct", concurrency, large, search_requests(), group=group),
         ]
+    fts_requests = [
+        get(f"/api/search?query={urllib.parse.quote(query)}") for query in content.FTS_QUERIES
+    ]
+    for concurrency in (1, 16):
+        group = f"fts-c{concurrency}"
+        scenarios += [
+            Scenario(f"fts_{size}", "direct", concurrency, processes[f"catalog_fts_{size}"].url,
+                     fts_requests, group=group)
+            for size in ("20k", "200k")
+        ]  # fmt: skip
     scenarios += [
         Scenario("materials", "direct", 16, direct, materials),
         Scenario("favorites_list", "gateway", 16, gateway, listing),
         Scenario("favorites_add_remove", "gateway", 16, gateway, pairs, expect=201),
     ]
     return scenarios
+
+
+def first_material_id(catalog_url: str, catalog: data.Catalog) -> int:
+    course_id = catalog.active_course_ids[0]
+    answer = requests.get(f"{catalog_url}/api/courses/{course_id}/materials", timeout=30).json()
+    return answer["materials"][0]["id"]
 
 
 def check_first_request(scenario: Scenario) -> None:
@@ -392,7 +428,7 @@ def describe(measured: load.Measurement) -> str:
     )
 
 
-def summarize(rows: list[Row]) -> dict:
+def summarize(rows: list[Row], transfers: dict | None = None) -> dict:
     def find(scenario: str, via: str = "direct", concurrency: int = 16) -> Row | None:
         for row in rows:
             if (row.scenario, row.via, row.concurrency) == (scenario, via, concurrency):
@@ -434,8 +470,20 @@ def summarize(rows: list[Row]) -> dict:
             value(find("search", concurrency=1), "p99_ms"),
         ),
         "search_200k_p99_ms": value(find("search_200k", concurrency=1), "p99_ms"),
+        # Full-text search over materials' text, one request at a time, and at 16 connections.
+        "fts_growth_p99": ratio(
+            value(find("fts_200k", concurrency=1), "p99_ms"),
+            value(find("fts_20k", concurrency=1), "p99_ms"),
+        ),
+        "fts_200k_p99_ms": value(find("fts_200k", concurrency=1), "p99_ms"),
+        "fts_200k_rps_c16": value(find("fts_200k"), "rps"),
         "errors": sum(row.errors for row in rows),
     }
+    if transfers:
+        for key in ("upload_gateway_vs_direct", "download_gateway_vs_direct",
+                    "gateway_rss_growth_mib"):  # fmt: skip
+            summary[key] = transfers[key]
+        summary["file_transfers"] = transfers
     summary = {k: round(v, 3) if isinstance(v, float) else v for k, v in summary.items()}
     targets = {}
     for key, (comparison, threshold) in TARGETS.items():
@@ -531,9 +579,19 @@ def main(argv: list[str] | None = None) -> int:
             f"compared ones in {args.rounds} alternating rounds"
         )
         rows = measure(scenarios, args, programs["wrk"], clock)
+        transfers = None
+        if not args.only or "file_transfer" in args.only:
+            transfers = content.measure_transfers(
+                processes["gateway"],
+                processes["catalog"],
+                content.file_token(minter),
+                prepared["catalog"].active_course_ids[0],
+                first_material_id(processes["catalog"].url, prepared["catalog"]),
+            )
+            clock.say(f"file transfers ({content.FILE_MIB} MiB): {transfers}")
     finally:
         stop_processes(processes)
-    summary = summarize(rows)
+    summary = summarize(rows, transfers)
     plans_file = WORK_DIR / "search_plans.txt"
     summary["search_plans_200k"] = plans.explain_search(
         prepared["urls"]["catalog_200k"], plans_file
