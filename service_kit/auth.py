@@ -8,17 +8,24 @@ call `verifier.verify(token)` on its forwarding path; `init_auth`, `current_prin
 Keys are fetched lazily (never at import or in `create_app`), parsed once and cached. An unknown
 `kid` triggers a refetch, at most once per `refetch_interval`, so a flood of forged kids cannot
 turn into a flood of JWKS requests. A failed refetch keeps the keys already known.
+
+The last good JWKS is also kept in a file (`JWKS_CACHE_FILE`, by default under VAR_DIR): a
+process that starts while auth is down verifies tokens with those keys instead of refusing every
+one, and keeps trying auth as usual. The file holds public keys only; it is used only for the
+JWKS URL it was written for.
 """
 
 import base64
 import json
 import logging
+import os
 import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -28,6 +35,7 @@ from flask_smorest import Blueprint
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized as HTTPUnauthorized
 
+from .config import var_dir
 from .errors import Forbidden, UpstreamUnavailable
 from .health import add_readiness_check
 from .http_client import ServiceClient
@@ -94,6 +102,40 @@ def parse_jwks(document: Any) -> dict[str, RSAPublicKey]:
     return keys
 
 
+# --- The JWKS cache file: the last good key set, for a start while auth is unreachable --------
+
+
+def jwks_cache_file() -> Path:
+    """Where the last good JWKS is kept: JWKS_CACHE_FILE, or VAR_DIR/jwks-cache.json."""
+    return Path(os.environ.get("JWKS_CACHE_FILE") or var_dir() / "jwks-cache.json")
+
+
+def save_jwks_cache(path: Path, jwks_url: str | None, document: Any) -> None:
+    """Keep `document` (already parsed successfully) for the next start; never raises. Written
+    to a temporary file and renamed, so another process never reads half a file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        temporary.write_text(json.dumps({"jwks_url": jwks_url, "jwks": document}))
+        os.replace(temporary, path)
+    except (OSError, TypeError, ValueError) as error:
+        log.warning("could not keep the JWKS in %s: %s", path, error)
+
+
+def load_jwks_cache(path: Path, jwks_url: str | None) -> dict[str, RSAPublicKey] | None:
+    """The usable keys kept in `path` for `jwks_url`, or None (no file, another URL, junk)."""
+    try:
+        saved = json.loads(path.read_text())
+        if not isinstance(saved, dict) or saved.get("jwks_url") != jwks_url:
+            return None
+        return parse_jwks(saved.get("jwks"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        log.warning("ignoring the JWKS cache %s: %s", path, error)
+        return None
+
+
 def _unverified_header(token: str) -> dict[str, Any]:
     """The JOSE header, to pick the key; pyjwt parses and checks the whole token afterwards.
 
@@ -124,6 +166,7 @@ class TokenVerifier:
         max_key_age: float = 600.0,
         cache_size: int = 10_000,
         jwks_source: JwksSource | None = None,
+        cache_file: Path | str | None = None,
     ):
         if jwks_source is None:
             if not jwks_url:
@@ -138,6 +181,9 @@ class TokenVerifier:
         # withdrew (e.g. after a leak) stops being accepted.
         self.max_key_age = max_key_age
         self._source = jwks_source
+        # The last good JWKS on disk (None: not kept), and the document last written there.
+        self.cache_file = Path(cache_file) if cache_file else None
+        self._saved_document: Any = None
         self._keys: dict[str, RSAPublicKey] = {}
         self._loaded_at = float("-inf")
         self._attempted_at = float("-inf")
@@ -157,13 +203,35 @@ class TokenVerifier:
         with self._lock:
             self._attempted_at = time.monotonic()
             try:
-                keys = parse_jwks(self._source())
+                keys = self._fetch_keys()
             except Exception as error:
-                raise KeysUnavailable(f"The JWKS cannot be loaded: {error}") from error
+                if not self._use_cached_keys():
+                    raise KeysUnavailable(f"The JWKS cannot be loaded: {error}") from error
+                return
             self._use(keys)
 
-    def _use(self, keys: dict[str, RSAPublicKey]) -> None:
-        self._keys, self._loaded_at = keys, time.monotonic()
+    def _fetch_keys(self) -> dict[str, RSAPublicKey]:
+        """The keys of the JWKS fetched now; a good, changed document is kept in the file."""
+        document = self._source()
+        keys = parse_jwks(document)
+        if self.cache_file is not None and document != self._saved_document:
+            save_jwks_cache(self.cache_file, self.jwks_url, document)
+            self._saved_document = document
+        return keys
+
+    def _use_cached_keys(self) -> bool:
+        """With no key known yet, take the file's (marked stale, so auth is asked again at the
+        usual pace); whether keys are known now."""
+        if not self._keys and self.cache_file is not None:
+            keys = load_jwks_cache(self.cache_file, self.jwks_url)
+            if keys:
+                log.warning("the JWKS is unreachable: using the keys in %s", self.cache_file)
+                self._use(keys, loaded_at=float("-inf"))
+        return bool(self._keys)
+
+    def _use(self, keys: dict[str, RSAPublicKey], *, loaded_at: float | None = None) -> None:
+        self._keys = keys
+        self._loaded_at = time.monotonic() if loaded_at is None else loaded_at
         if keys.keys() != self._verified_with:
             # A withdrawn key must take the tokens it signed with it.
             self._verified = {}
@@ -176,13 +244,16 @@ class TokenVerifier:
 
     def _refresh_rate_limited(self) -> None:
         with self._lock:
-            if time.monotonic() - self._attempted_at < self.refetch_interval:
+            # With no key at all every token waits on auth: ask again soon, not in 10 s.
+            interval = self.refetch_interval if self._keys else min(1.0, self.refetch_interval)
+            if time.monotonic() - self._attempted_at < interval:
                 return  # another thread just tried, or a recent attempt failed
             self._attempted_at = time.monotonic()
             try:
-                keys = parse_jwks(self._source())
+                keys = self._fetch_keys()
             except Exception as error:  # a JWKS failure of any kind must not break verification
                 log.warning("could not refresh the JWKS from %s: %s", self.jwks_url, error)
+                self._use_cached_keys()
                 return
             self._use(keys)
 
@@ -296,7 +367,10 @@ def init_auth(
     must not take its public reads out of rotation."""
     if verifier is None:
         verifier = TokenVerifier(
-            app.config["AUTH_JWKS_URL"], app.config["JWT_ISSUER"], app.config["JWT_AUDIENCE"]
+            app.config["AUTH_JWKS_URL"],
+            app.config["JWT_ISSUER"],
+            app.config["JWT_AUDIENCE"],
+            cache_file=app.config.get("JWKS_CACHE_FILE") or jwks_cache_file(),
         )
     app.extensions["token_verifier"] = verifier
     if keys_gate_readiness:
