@@ -39,9 +39,12 @@ demo-data: migrate
 	$(PY) -m catalog_service seed-demo \
 		--teacher-id "$$($(PY) -m auth_service user-id --email teacher@example.edu)"
 
+# supervisord runs the Procfile's processes and restarts any that exits; Ctrl-C stops them all.
 run: demo-data
 	@echo "Course portal: http://127.0.0.1:8000  (Ctrl-C stops everything)"
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile
+	@$(PY) deploy/supervisord_conf.py --procfile Procfile --var-dir "$${VAR_DIR:-var}" \
+		> "$${VAR_DIR:-var}/supervisord.conf"
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/supervisord -c "$${VAR_DIR:-var}/supervisord.conf"
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
