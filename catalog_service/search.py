@@ -44,12 +44,10 @@ _CYRILLIC = re.compile(r"[а-я]")
 _LATIN = re.compile(r"[a-z]")
 _local = threading.local()  # a Snowball stemmer keeps state while it works: one per thread
 
-# The document vector of each table, written exactly as the PostgreSQL GIN indexes are, so the
-# planner uses them (see migration 0004).
-TSVECTOR = (
-    "(setweight(to_tsvector('simple'::regconfig, {table}.title_stems), 'A') || "
-    "setweight(to_tsvector('simple'::regconfig, {table}.text_stems), 'B'))"
-)
+# PostgreSQL keeps each row's document vector in a generated `search_fts` column (title stems
+# weighted A, text stems B) with a GIN index over it (migration 0004): matching and ranking read
+# it instead of parsing the stems again for every row.
+PG_VECTOR_COLUMN = "search_fts"
 
 
 def _stemmers():
@@ -195,7 +193,7 @@ def _ranked(session: Session, table: str, id_column, matching, statement, query:
     ranked. A rare word's matches are all ranked; a common word's first CANDIDATES are.
     """
     if _on_postgres(session):
-        vector = literal_column(TSVECTOR.format(table=table))
+        vector = literal_column(f"{table}.{PG_VECTOR_COLUMN}")
         tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), query.tsquery())
         candidates = matching.where(vector.op("@@")(tsquery)).limit(CANDIDATES).subquery()
         rank = func.ts_rank(vector, tsquery).desc()
