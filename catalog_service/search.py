@@ -17,9 +17,10 @@ import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import snowballstemmer
-from sqlalchemy import bindparam, column, func, literal_column, select
+from sqlalchemy import bindparam, column, func, literal_column, select, text
 from sqlalchemy import table as sql_table
 from sqlalchemy.orm import Session, contains_eager, undefer
 
@@ -57,8 +58,9 @@ def _stemmers():
     return _local.russian, _local.english
 
 
+@lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
-    """The stem of one folded word."""
+    """The stem of one folded word (remembered: a language has far fewer words than texts)."""
     russian, english = _stemmers()
     if _CYRILLIC.search(word):
         return russian.stemWord(word)
@@ -139,6 +141,10 @@ def search(
     parsed = Query.parse(query)
     if not parsed.terms:
         return []
+    if _on_postgres(session):
+        # A generic plan (psycopg prepares repeated statements) cannot know how rare the words
+        # are, and scans every row for a rare one; each search is planned for its own words.
+        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     hits = []
     if course_id is None and type_code is None:
         hits += [Hit("course", course) for course in _courses(session, parsed, limit)]
