@@ -1,7 +1,7 @@
 """The edge of the portal: /api requests go through a lean proxy to the services; Flask serves
 the gateway's own pages (web UI, health, API docs)."""
 
-from flask import Flask
+from flask import Flask, request
 
 from service_kit import create_service_app
 from service_kit.auth import InvalidToken, TokenVerifier, bearer_token, init_auth
@@ -11,6 +11,7 @@ from .docs import init_docs
 from .pages import pages
 from .proxy import ApiProxy
 from .routes import ROUTES, RouteTable, service_urls
+from .security import add_headers, headers_for_path
 
 GATEWAY_OWN_API_PREFIX = "/api/docs"
 
@@ -26,7 +27,9 @@ def create_app(config: dict | None = None) -> Flask:
     )
     routes = RouteTable(ROUTES)
     urls = service_urls(app.config, routes)
-    verifier = init_auth(app)
+    # Not ready only when it cannot serve at all: without auth's keys the public reads still
+    # work, and protected routes answer 503 "Sign-in cannot be checked right now".
+    verifier = init_auth(app, keys_gate_readiness=False)
     app.register_blueprint(pages)
     init_docs(app, routes, urls)
     proxy = ApiProxy(
@@ -36,9 +39,16 @@ def create_app(config: dict | None = None) -> Flask:
         read_timeout=app.config["GATEWAY_UPSTREAM_READ_TIMEOUT"],
         max_body_bytes=app.config["MAX_CONTENT_LENGTH"],
         max_upload_bytes=app.config["GATEWAY_UPLOAD_MAX_BYTES"],
+        upstream_concurrency=app.config["GATEWAY_UPSTREAM_CONCURRENCY"],
         token_check=bearer_user_id(verifier),
     )
     app.extensions["api_proxy"] = proxy
+
+    @app.after_request
+    def security_headers(response):
+        add_headers(response.headers, headers_for_path(request.path))
+        return response
+
     app.wsgi_app = EdgeDispatcher(proxy, app.wsgi_app)
     return app
 

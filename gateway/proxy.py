@@ -20,6 +20,7 @@ from service_kit.request_log import incoming_request_id
 from .errors import EdgeError
 from .paths import is_safe_target, split_target
 from .routes import RouteTable
+from .security import API_HEADERS, REPLACED_BY_EDGE
 from .upstream import STREAM_CHUNK_BYTES, Upstream, UpstreamResponse, connection_tokens
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,9 @@ _REPLACED_REQUEST_HEADERS = frozenset(
         "forwarded",
     }
 )
-# gunicorn writes its own Date and Server; the gateway's request id wins over the upstream's.
-_REPLACED_RESPONSE_HEADERS = HOP_BY_HOP | {"date", "server", "x-request-id"}
+# gunicorn writes its own Date and Server; the gateway's request id and security headers win
+# over the upstream's.
+_REPLACED_RESPONSE_HEADERS = HOP_BY_HOP | {"date", "server", "x-request-id"} | REPLACED_BY_EDGE
 
 StartResponse = Callable[..., object]
 # The Authorization header value -> the caller's user id; raises InvalidToken.
@@ -78,7 +80,8 @@ class ApiProxy:
         *,
         routes: RouteTable | None = None,
         connect_timeout: float = 2.0,
-        read_timeout: float = 10.0,
+        read_timeout: float = 5.0,
+        upstream_concurrency: int | None = None,
         token_check: TokenCheck,
         max_body_bytes: int = MAX_BODY_BYTES,
         max_upload_bytes: int = MAX_UPLOAD_BYTES,
@@ -86,7 +89,11 @@ class ApiProxy:
         self.routes = routes or RouteTable()
         self.upstreams = {
             service: Upstream(
-                service, url, connect_timeout=connect_timeout, read_timeout=read_timeout
+                service,
+                url,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                concurrency=upstream_concurrency,
             )
             for service, url in service_urls.items()
         }
@@ -135,7 +142,7 @@ class ApiProxy:
                 response = upstream.exchange(method, request)
             status, headers, content = _relay(response, request_id)
         except EdgeError as error:
-            status, headers, content = _error(error.status, error.message, request_id)
+            status, headers, content = _error(error, request_id)
         start_response(status, headers)
         _log_request(environ, method, path, status, started, request_id, user_id)
         observe_request(
@@ -305,6 +312,7 @@ def _relay(
         dropped = dropped | response.connection_tokens
     headers = [(name, value) for name, value in response.headers if name.lower() not in dropped]
     headers.append(("X-Request-ID", request_id))
+    headers.extend(API_HEADERS)
     length = response.length
     if length is not None and length <= BUFFERED_RESPONSE_BYTES:
         content = response.read_all()
@@ -330,18 +338,22 @@ def _without_named_headers(lines: list[str], connection_value: str) -> list[str]
     return [line for line in lines if line.partition(":")[0].lower() not in named]
 
 
-def _error(status: int, message: str, request_id: str):
+def _error(error: EdgeError, request_id: str):
     """The gateway's own JSON error answer."""
+    status = error.status
     body = json.dumps(
-        error_body(status, message), ensure_ascii=False, separators=(",", ":")
+        error_body(status, error.message), ensure_ascii=False, separators=(",", ":")
     ).encode()
     headers = [
         ("Content-Type", "application/json"),
         ("Content-Length", str(len(body))),
         ("X-Request-ID", request_id),
+        *API_HEADERS,
     ]
     if status == 401:
         headers.append(("WWW-Authenticate", "Bearer"))
+    if error.retry_after is not None:
+        headers.append(("Retry-After", str(error.retry_after)))
     return _STATUS_LINES[status], headers, [body]
 
 

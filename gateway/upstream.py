@@ -9,6 +9,11 @@ A connection belongs to the response read over it: reading the body to its end p
 back into its thread's slot when the service keeps it open; closing the response earlier closes
 the connection. Every network or protocol failure becomes an `EdgeError` (504 on a timeout, else
 502) in `Upstream.failure`.
+
+A `Bulkhead` caps how many of the worker's threads wait on one service at once. The slot is taken
+before the request goes out and handed back when the response is closed (read to its end, cut
+off, or failed), so a hung service holds at most its share of threads and every other request to
+it is refused at once with a 503 instead of queueing behind them.
 """
 
 import logging
@@ -16,6 +21,7 @@ import re
 import select
 import socket
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from urllib.parse import urlsplit
 
@@ -48,6 +54,44 @@ FAILURES = (OSError, ProtocolError)
 _STALE = (ConnectionResetError, BrokenPipeError)
 
 
+class Bulkhead:
+    """At most `limit` threads of this process inside exchanges with one service.
+
+    Entering never waits on a stuck service: when every slot is taken, a request waits a moment
+    (`patience`) only if a slot was handed back recently (the service is busy, not stuck);
+    otherwise, or if no slot frees up meanwhile, it is refused with a 503 and Retry-After.
+    """
+
+    __slots__ = ("_last_release", "_slots", "limit", "name", "patience", "progress_window")
+
+    def __init__(
+        self, name: str, limit: int, *, patience: float = 0.1, progress_window: float = 0.25
+    ):
+        if limit < 1:
+            raise ValueError("a bulkhead needs at least one slot")
+        self.name = name
+        self.limit = limit
+        self.patience = patience
+        self.progress_window = progress_window
+        self._slots = threading.Semaphore(limit)
+        self._last_release = float("-inf")
+
+    def enter(self) -> None:
+        slots = self._slots
+        if slots.acquire(False):
+            return
+        if time.monotonic() - self._last_release < self.progress_window and slots.acquire(
+            timeout=self.patience
+        ):
+            return
+        log.warning("upstream %s holds all %d of its threads: refused", self.name, self.limit)
+        raise EdgeError(503, f"The {self.name} service is busy; try again shortly.", retry_after=1)
+
+    def leave(self) -> None:
+        self._last_release = time.monotonic()
+        self._slots.release()
+
+
 class Connection:
     """One open keep-alive socket to a service, and a poller to see whether it was closed."""
 
@@ -65,7 +109,15 @@ class Connection:
 class Upstream:
     """One service: its address and, per worker thread, one idle keep-alive connection to it."""
 
-    def __init__(self, name: str, base_url: str, *, connect_timeout: float, read_timeout: float):
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        concurrency: int | None = None,
+    ):
         parts = urlsplit(base_url)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"the {name} URL must be http://host[:port], got {base_url!r}")
@@ -75,13 +127,29 @@ class Upstream:
         self.path_prefix = parts.path.rstrip("/")
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        # None: no cap (tests of the protocol alone).
+        self.bulkhead = Bulkhead(name, concurrency) if concurrency else None
         self._local = threading.local()
 
     def exchange(
         self, method: str, request: bytes, body: Iterable[bytes] | None = None
     ) -> "UpstreamResponse":
         """Send one request (`body`, if given, is streamed after `request`, the head) and read
-        the response head; the response owns the connection."""
+        the response head; the response owns the connection and this thread's bulkhead slot.
+        Raises EdgeError: 503 when the service already holds its share of threads."""
+        bulkhead = self.bulkhead
+        if bulkhead is None:
+            return self._exchange(method, request, body)
+        bulkhead.enter()
+        try:
+            return self._exchange(method, request, body)
+        except BaseException:
+            bulkhead.leave()
+            raise
+
+    def _exchange(
+        self, method: str, request: bytes, body: Iterable[bytes] | None
+    ) -> "UpstreamResponse":
         connection = self._idle_connection()
         reused = connection is not None
         while True:
@@ -267,11 +335,16 @@ class UpstreamResponse:
         if connection is None:
             return
         self._connection = None
-        self._fp.close()
-        if self.complete and not self.will_close:
-            self._upstream.keep(connection)
-        else:
-            connection.close()
+        upstream = self._upstream
+        try:
+            self._fp.close()
+            if self.complete and not self.will_close:
+                upstream.keep(connection)
+            else:
+                connection.close()
+        finally:
+            if upstream.bulkhead is not None:
+                upstream.bulkhead.leave()
 
     def _failed(self, error: BaseException) -> EdgeError:
         self.close()
