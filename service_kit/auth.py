@@ -13,6 +13,16 @@ The last good JWKS is also kept in a file (`JWKS_CACHE_FILE`, by default under V
 process that starts while auth is down verifies tokens with those keys instead of refusing every
 one, and keeps trying auth as usual. The file holds public keys only; it is used only for the
 JWKS URL it was written for.
+
+Revocation: auth publishes, next to its JWKS, the users whose earlier tokens were revoked lately
+(`/.well-known/revocations.json`: user id -> "not before", epoch seconds; set on deactivation,
+role change, password change and "log out everywhere"). For writes (any method but GET, HEAD,
+OPTIONS), `require_auth` and `require_permission` refuse a token whose `iat` is before its
+user's not-before (401). The list is fetched lazily on the first write, kept, and refreshed when
+older than `revocations_interval` (5 s), by one thread at a time with the JWKS's timeout and no
+retries; other threads use the list they have meanwhile. If it cannot be refreshed, the last one
+is used for up to `revocations_grace` (30 s) after it was loaded, then writes fail closed (503)
+until auth answers again; reads never need the list. The gateway checks signatures only.
 """
 
 import base64
@@ -23,10 +33,11 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
@@ -52,6 +63,10 @@ MAX_TOKEN_LENGTH = 8192
 # A positive id that fits a BIGINT: no sign, no leading zero, no spaces, no unicode digits.
 _USER_ID = re.compile(r"[1-9][0-9]{0,17}")
 SECURITY_SCHEME = "bearerAuth"
+# Methods that change nothing: revoked tokens are refused only for the others.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Far more than auth ever publishes (the users revoked within one token lifetime).
+MAX_REVOCATIONS = 200_000
 
 
 class InvalidToken(Exception):
@@ -62,7 +77,123 @@ class KeysUnavailable(UpstreamUnavailable):
     """No signing key could be loaded at all, so no token can be judged (503, not 401)."""
 
 
+class RevocationsUnavailable(UpstreamUnavailable):
+    """The revocation list is too old to trust for a write (503): the write fails closed."""
+
+
+class TokenRevoked(InvalidToken):
+    """The token was issued before its user's tokens were revoked."""
+
+
 JwksSource = Callable[[], Any]  # returns the JWKS document (a dict with "keys")
+RevocationsSource = Callable[[], Any]  # returns the revocations document
+
+
+def revocations_url_for(jwks_url: str) -> str:
+    """auth publishes the revocations beside its JWKS: `.../revocations.json`."""
+    return urljoin(jwks_url, "revocations.json")
+
+
+def parse_revocations(document: Any) -> dict[int, int]:
+    """`{"revocations": {"<user id>": <not before, epoch s>, ...}}` -> {user id: not before}."""
+    members = document.get("revocations") if isinstance(document, dict) else None
+    if not isinstance(members, dict):
+        raise ValueError("the revocation list has no revocations")
+    if len(members) > MAX_REVOCATIONS:
+        raise ValueError("the revocation list is implausibly long")
+    revoked = {}
+    for user_id, not_before in members.items():
+        if (
+            not isinstance(user_id, str)
+            or not _USER_ID.fullmatch(user_id)
+            or not isinstance(not_before, int)
+            or isinstance(not_before, bool)
+        ):
+            raise ValueError("the revocation list holds a malformed entry")
+        revoked[int(user_id)] = not_before
+    return revoked
+
+
+class RevocationList:
+    """auth's recent per-user revocations, fetched lazily and kept fresh; thread-safe."""
+
+    def __init__(
+        self,
+        source: RevocationsSource,
+        *,
+        interval: float = 5.0,
+        grace: float = 30.0,
+        retry_interval: float = 1.0,
+        name: str = "auth revocations",
+    ):
+        self._source = source
+        self.interval = interval
+        self.grace = grace
+        self.retry_interval = retry_interval
+        self.name = name
+        self._revoked: dict[int, int] = {}
+        self._loaded_at = float("-inf")
+        self._attempted_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def _load(self) -> None:
+        self._attempted_at = time.monotonic()
+        try:
+            revoked = parse_revocations(self._source())
+        except Exception as error:  # any failure: keep the list we have, judged by its age
+            log.warning("could not refresh the revocation list (%s): %s", self.name, error)
+            return
+        self._revoked, self._loaded_at = revoked, time.monotonic()
+
+    def current(self) -> dict[int, int]:
+        """The list, refreshed when older than `interval`; raises `RevocationsUnavailable`
+        when it is older than `grace` and cannot be refreshed."""
+        now = time.monotonic()
+        if now - self._loaded_at > self.interval and now - self._attempted_at >= min(
+            self.retry_interval, self.interval
+        ):
+            # Within the grace a stale list will do while another thread refreshes it; past
+            # it, wait for that thread's answer.
+            must_wait = now - self._loaded_at > self.grace
+            if self._lock.acquire(blocking=must_wait):
+                try:
+                    now = time.monotonic()
+                    if now - self._loaded_at > self.interval and now - self._attempted_at >= min(
+                        self.retry_interval, self.interval
+                    ):
+                        self._load()
+                finally:
+                    self._lock.release()
+        if time.monotonic() - self._loaded_at > self.grace:
+            raise RevocationsUnavailable(
+                "Changes are unavailable for a moment: token revocations cannot be checked."
+            )
+        return self._revoked
+
+    def not_before(self, user_id: int) -> int | None:
+        return self.current().get(user_id)
+
+
+def revocation_list(
+    url: str | None,
+    source: RevocationsSource | None,
+    interval: float,
+    grace: float,
+    timeout: float,
+) -> RevocationList | None:
+    if source is None and url:
+        source = http_revocations_source(url, timeout)
+    if source is None:
+        return None
+    return RevocationList(source, interval=interval, grace=grace)
+
+
+def http_revocations_source(url: str, timeout: float = 2.0) -> RevocationsSource:
+    """Fetch the revocations over HTTP like the JWKS: pooled, `timeout` s, no retries."""
+    client = ServiceClient(
+        url, name="auth revocations", connect_timeout=timeout, read_timeout=timeout, retries=0
+    )
+    return lambda: client.get_json("", expect=dict)
 
 
 def http_jwks_source(jwks_url: str, timeout: float = 2.0) -> JwksSource:
@@ -167,11 +298,20 @@ class TokenVerifier:
         cache_size: int = 10_000,
         jwks_source: JwksSource | None = None,
         cache_file: Path | str | None = None,
+        revocations_url: str | None = None,
+        revocations_source: "RevocationsSource | None" = None,
+        revocations_interval: float = 5.0,
+        revocations_grace: float = 30.0,
     ):
         if jwks_source is None:
             if not jwks_url:
                 raise ValueError("a JWKS URL or a JWKS source is needed")
             jwks_source = http_jwks_source(jwks_url, fetch_timeout)
+        # None: this verifier does not check revocations (signature only, like the gateway's).
+        self.revocations = revocation_list(
+            revocations_url, revocations_source, revocations_interval, revocations_grace,
+            fetch_timeout,
+        )  # fmt: skip
         self.jwks_url = jwks_url
         self.issuer = issuer
         self.audience = audience
@@ -326,6 +466,16 @@ class TokenVerifier:
     def principal(self, token: str) -> "Principal":
         return Principal.from_claims(self.verify(token))
 
+    def check_not_revoked(self, claims: dict[str, Any]) -> None:
+        """Raise `TokenRevoked` when the token was issued before its user's revocation;
+        `RevocationsUnavailable` when that cannot be known (see the module's docstring)."""
+        if self.revocations is None:
+            return
+        not_before = self.revocations.not_before(int(claims["sub"]))
+        iat = claims.get("iat")
+        if not_before is not None and (not isinstance(iat, int | float) or iat < not_before):
+            raise TokenRevoked("the token was issued before its user's tokens were revoked")
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -334,6 +484,7 @@ class Principal:
     user_id: int
     role: str
     permissions: frozenset[str]
+    claims: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> "Principal":
@@ -341,6 +492,7 @@ class Principal:
             user_id=int(claims["sub"]),
             role=claims.get("role", ""),
             permissions=frozenset(claims.get("perms", ())),
+            claims=claims,
         )
 
     def has(self, *permissions: str) -> bool:
@@ -371,6 +523,7 @@ def init_auth(
             app.config["JWT_ISSUER"],
             app.config["JWT_AUDIENCE"],
             cache_file=app.config.get("JWKS_CACHE_FILE") or jwks_cache_file(),
+            revocations_url=revocations_url_for(app.config["AUTH_JWKS_URL"]),
         )
     app.extensions["token_verifier"] = verifier
     if keys_gate_readiness:
@@ -411,6 +564,21 @@ def current_principal() -> Principal:
     return principal
 
 
+def _refuse_revoked_on_writes(principal: Principal) -> None:
+    """For a write, 401 when the caller's token was revoked since it was issued."""
+    if request.method in SAFE_METHODS or principal.claims is None:
+        return
+    try:
+        get_verifier().check_not_revoked(principal.claims)
+    except TokenRevoked as error:
+        log.info("rejected access token: %s", error)
+        raise _challenge(
+            "The access token was revoked (the account changed or signed out everywhere); "
+            "sign in again.",
+            "invalid_token",
+        ) from None
+
+
 _RESPONSE_NAMES = {401: "UNAUTHORIZED", 403: "FORBIDDEN"}  # flask-smorest's error responses
 
 
@@ -421,11 +589,12 @@ def _documented(view: Callable, *statuses: int) -> Callable:
 
 def require_auth(view: Callable) -> Callable:
     """A view (or MethodView method) for authenticated callers only; put it above @blp.arguments
-    so a caller without a token gets 401 before the body is judged."""
+    so a caller without a token gets 401 before the body is judged. For writes, a token revoked
+    since it was issued is refused too (401)."""
 
     @wraps(view)
     def authenticated(*args, **kwargs):
-        current_principal()
+        _refuse_revoked_on_writes(current_principal())
         return view(*args, **kwargs)
 
     return _documented(authenticated, 401)
@@ -443,6 +612,8 @@ def require_permission(*permissions: str) -> Callable[[Callable], Callable]:
             missing = sorted(set(permissions) - principal.permissions)
             if missing:
                 raise Forbidden(f"This needs the permission {', '.join(missing)}.")
+            # After the permission check: a token that could not do this anyway stays a 403.
+            _refuse_revoked_on_writes(principal)
             return view(*args, **kwargs)
 
         return _documented(permitted, 401, 403)

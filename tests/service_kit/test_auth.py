@@ -18,8 +18,10 @@ from service_kit.auth import (
     current_principal,
     init_auth,
     parse_jwks,
+    parse_revocations,
     require_auth,
     require_permission,
+    revocations_url_for,
 )
 from tests.support.tokens import TokenIssuer
 
@@ -391,3 +393,118 @@ def test_readiness_fails_while_the_jwks_cannot_be_loaded():
     response = app.test_client().get("/health/ready")
     assert response.status_code == 503
     assert response.json["checks"]["jwks"] == "unavailable"
+
+
+# Revocation: a user's earlier tokens refused for writes ----------------------------------------
+
+
+def revocation_app(issuer: TokenIssuer, **options):
+    """The probe app with its own verifier, so each test has its own revocation list."""
+    app, api = create_service_app(
+        "probe-revocation",
+        __name__,
+        {"TESTING": True, "JWT_ISSUER": issuer.issuer, "JWT_AUDIENCE": issuer.audience},
+        title="probe",
+        database=False,
+    )
+    verifier = TokenVerifier(
+        issuer.jwks_url,
+        issuer.issuer,
+        issuer.audience,
+        revocations_url=revocations_url_for(issuer.jwks_url),
+        **options,
+    )
+    init_auth(app, verifier)
+    blp = Blueprint("probe", __name__, url_prefix="/api/probe")
+
+    @blp.route("/materials")
+    class Materials(MethodView):
+        @require_permission("materials:write")
+        def get(self):
+            """Read materials."""
+            return {"read_by": current_principal().user_id}
+
+        @require_permission("materials:write")
+        def post(self):
+            """Write a material."""
+            return {"written_by": current_principal().user_id}, 201
+
+    @blp.route("/notes")
+    class Notes(MethodView):
+        @require_auth
+        def put(self):
+            """Write a note."""
+            return {"ok": True}
+
+    api.register_blueprint(blp)
+    return app.test_client()
+
+
+def test_the_revocation_list_lives_beside_the_jwks():
+    assert (
+        revocations_url_for("http://auth:8003/.well-known/jwks.json")
+        == "http://auth:8003/.well-known/revocations.json"
+    )
+
+
+def test_a_revoked_teachers_old_token_cannot_write_within_seconds(own_issuer):
+    # Before: a deactivated or demoted teacher's token still created materials for 15 minutes.
+    client = revocation_app(own_issuer, revocations_interval=0.2)
+    old_token = own_issuer.token(7, "teacher")
+    assert client.post("/api/probe/materials", headers=bearer(old_token)).status_code == 201
+    own_issuer.revoke(7)
+    time.sleep(0.3)
+    refused = client.post("/api/probe/materials", headers=bearer(old_token))
+    assert refused.status_code == 401
+    assert "revoked" in refused.json["message"]
+    assert refused.headers["WWW-Authenticate"].startswith("Bearer")
+    assert client.put("/api/probe/notes", headers=bearer(old_token)).status_code == 401
+    # Reads stay open to the token until it expires.
+    assert client.get("/api/probe/materials", headers=bearer(old_token)).status_code == 200
+    # Tokens issued after the revocation, and other users' tokens, write as before.
+    new_token = own_issuer.token(7, "teacher", iat=own_issuer.revocations["7"])
+    assert client.post("/api/probe/materials", headers=bearer(new_token)).status_code == 201
+    other = own_issuer.token(8, "teacher")
+    assert client.post("/api/probe/materials", headers=bearer(other)).status_code == 201
+
+
+def test_the_list_is_fetched_lazily_and_at_most_once_per_interval(own_issuer):
+    client = revocation_app(own_issuer, revocations_interval=60)
+    token = own_issuer.token(7, "teacher")
+    client.get("/api/probe/materials", headers=bearer(token))
+    assert own_issuer.revocations_requests == 0  # reads never need it
+    for _ in range(5):
+        client.post("/api/probe/materials", headers=bearer(token))
+    assert own_issuer.revocations_requests == 1
+
+
+def test_writes_fail_closed_once_the_list_is_older_than_the_grace(own_issuer):
+    client = revocation_app(own_issuer, revocations_interval=0.1, revocations_grace=0.5)
+    token = own_issuer.token(7, "teacher")
+    assert client.post("/api/probe/materials", headers=bearer(token)).status_code == 201
+    own_issuer.stop()
+    time.sleep(0.2)
+    # Within the grace the last list still serves ...
+    assert client.post("/api/probe/materials", headers=bearer(token)).status_code == 201
+    time.sleep(0.5)
+    # ... then writes are refused (503), reads go on.
+    unavailable = client.post("/api/probe/materials", headers=bearer(token))
+    assert unavailable.status_code == 503
+    assert client.get("/api/probe/materials", headers=bearer(token)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {},
+        {"revocations": []},
+        {"revocations": {"abc": 1}},
+        {"revocations": {"7": "soon"}},
+        {"revocations": {"7": True}},
+        {"revocations": {"-7": 1}},
+    ],
+)
+def test_malformed_revocation_lists_are_refused(document):
+    with pytest.raises(ValueError):
+        parse_revocations(document)
+    assert parse_revocations({"revocations": {"7": 100}}) == {7: 100}

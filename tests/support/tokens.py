@@ -29,7 +29,8 @@ def _b64url_json(value: dict) -> str:
 class TokenIssuer:
     """Mints RS256 access tokens like auth_service does and serves their JWKS on a free port.
 
-    Usable as a context manager or a session fixture. `rotate()` adds a new signing key,
+    Usable as a context manager or a session fixture; it serves auth's revocation list too
+    (`revoke()`). `rotate()` adds a new signing key,
     `stop()` takes the JWKS server down; the `token_*` methods make the forgeries every
     verifier must refuse.
     """
@@ -41,6 +42,9 @@ class TokenIssuer:
         self.issuer = issuer
         self.audience = audience
         self.jwks_requests = 0
+        # What auth's /.well-known/revocations.json would list: user id (str) -> not before.
+        self.revocations: dict[str, int] = {}
+        self.revocations_requests = 0
         self._keys: list[tuple[str, RSAPrivateKey]] = []  # newest first, all published
         self.rotate()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -56,11 +60,16 @@ class TokenIssuer:
 
         class JwksHandler(BaseHTTPRequestHandler):
             def do_GET(self):
-                if self.path != "/.well-known/jwks.json":
+                if self.path == "/.well-known/revocations.json":
+                    issuer.revocations_requests += 1
+                    document = {"revocations": dict(issuer.revocations)}
+                elif self.path == "/.well-known/jwks.json":
+                    issuer.jwks_requests += 1
+                    document = issuer.jwks()
+                else:
                     self.send_error(404)
                     return
-                issuer.jwks_requests += 1
-                body = json.dumps(issuer.jwks()).encode()
+                body = json.dumps(document).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -93,6 +102,11 @@ class TokenIssuer:
         kid = uuid.uuid4().hex
         self._keys = [(kid, private_key), *(self._keys[:1] if keep_previous else [])]
         return kid
+
+    def revoke(self, user_id: int | str, not_before: int | None = None) -> None:
+        """Publish a revocation: the user's tokens issued before `not_before` (default: the
+        next second, so every token issued so far) are refused for writes."""
+        self.revocations[str(user_id)] = int(time.time()) + 1 if not_before is None else not_before
 
     def stop(self) -> None:
         """Take the JWKS server down (verifiers then keep the keys they already have)."""
