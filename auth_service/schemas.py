@@ -1,10 +1,9 @@
 """Request and response bodies of the auth API."""
 
-import unicodedata
-
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, fields, validate
 
 from service_kit.pagination import PaginationQueryArgsSchema
+from service_kit.validation import Email, PatchSchema, SingleLineText, Str
 
 from .models import EMAIL_MAX_LENGTH, FULL_NAME_MAX_LENGTH
 
@@ -15,40 +14,28 @@ LOGIN_PASSWORD_MAX_LENGTH = 1024
 REFRESH_TOKEN_MAX_LENGTH = 256
 
 
-def _printable(value: str) -> None:
-    if any(unicodedata.category(char) in ("Cc", "Cf", "Cs") for char in value):
-        raise ValidationError("Control characters are not allowed.")
-
-
 class RegisterSchema(Schema):
-    email = fields.Email(required=True, validate=validate.Length(max=EMAIL_MAX_LENGTH))
-    password = fields.String(
+    email = Email(required=True, validate=validate.Length(max=EMAIL_MAX_LENGTH))
+    password = Str(
         required=True,
         load_only=True,
         validate=validate.Length(min=PASSWORD_MIN_LENGTH, max=PASSWORD_MAX_LENGTH),
     )
-    full_name = fields.String(
+    full_name = SingleLineText(
         required=True, validate=validate.Length(min=1, max=FULL_NAME_MAX_LENGTH)
     )
 
-    @validates("full_name")
-    def _full_name(self, value: str, **kwargs) -> None:
-        if not value.strip():
-            raise ValidationError("Enter a name.")
-        _printable(value)
-
 
 class LoginSchema(Schema):
-    email = fields.String(required=True, validate=validate.Length(min=1, max=EMAIL_MAX_LENGTH))
-    password = fields.String(
+    email = Str(required=True, validate=validate.Length(min=1, max=EMAIL_MAX_LENGTH))
+    password = Str(
         required=True, load_only=True, validate=validate.Length(max=LOGIN_PASSWORD_MAX_LENGTH)
     )
 
 
-class RefreshTokenSchema(Schema):
-    refresh_token = fields.String(
-        required=True, validate=validate.Length(min=1, max=REFRESH_TOKEN_MAX_LENGTH)
-    )
+class RefreshRequestSchema(Schema):
+    # Absent: the refresh token comes from the HttpOnly cookie (browsers, with `X-CSRF: 1`).
+    refresh_token = fields.String(validate=validate.Length(min=1, max=REFRESH_TOKEN_MAX_LENGTH))
 
 
 class TokenPairSchema(Schema):
@@ -57,7 +44,9 @@ class TokenPairSchema(Schema):
     expires_in = fields.Integer(
         required=True, metadata={"description": "Seconds until the access token expires"}
     )
-    refresh_token = fields.String(required=True)
+    refresh_token = fields.String(
+        metadata={"description": "Also set as an HttpOnly cookie; left out for `X-CSRF: 1`"}
+    )
 
 
 class UserSchema(Schema):
@@ -74,12 +63,18 @@ class MeSchema(UserSchema):
 
 
 class UserQueryArgsSchema(PaginationQueryArgsSchema):
-    query = fields.String(
+    query = Str(
         validate=validate.Length(min=1, max=100),
-        metadata={"description": "Part of the email or full name, any letter case"},
+        metadata={
+            "description": "Part of the email or full name, any letter case; not blank",
+            "pattern": r"\S",
+        },
     )
 
 
-class UserUpdateSchema(Schema):
-    role = fields.String(validate=validate.Length(min=1, max=32))
+class UserUpdateSchema(PatchSchema):
+    role = Str(
+        validate=validate.Length(min=1, max=32),
+        metadata={"enum": ["student", "teacher", "admin"]},
+    )
     is_active = fields.Boolean()

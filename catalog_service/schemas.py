@@ -1,13 +1,19 @@
 """What the catalog API reads and writes (marshmallow 4)."""
 
 import re
-import unicodedata
 from urllib.parse import urlparse
 
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, post_dump, validate, validates
 
 from service_kit.pagination import PaginationQueryArgsSchema
+from service_kit.validation import (
+    MultiLineText,
+    PatchSchema,
+    SingleLineText,
+    Str,
+    check_no_format_characters,
+)
 
 from . import search
 from .models import MAX_ID
@@ -27,36 +33,31 @@ URL_MAX = 2000
 BODY_MAX = 200_000
 LESSON_MAX = 1000
 _ASCII_ID = re.compile(r"[0-9]{1,19}")
-
-
-def _has_forbidden_characters(value: str, *, multiline: bool) -> bool:
-    """Control characters and lone surrogates (which Postgres cannot store) are refused."""
-    allowed = "\n\r\t" if multiline else ""
-    return any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in allowed for ch in value)
-
-
-def single_line_text(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("Must not be blank.")
-    if _has_forbidden_characters(value, multiline=False):
-        raise ValidationError("Must not contain control characters.")
-
-
-def multiline_text(value: str) -> None:
-    if _has_forbidden_characters(value, multiline=True):
-        raise ValidationError("Must not contain control characters.")
+# The material types the migrations create (codes, then their Russian labels); `type` filters
+# take either, in any letter case.
+MATERIAL_TYPE_CODES = ("lecture", "seminar", "lab")
+MATERIAL_TYPE_LABELS = ("Лекция", "Семинар", "Лабораторная работа")
+# What the query string's `ids` looks like (the service also forgives spaces and a last comma).
+IDS_PATTERN = rf"^[0-9]{{1,10}}(,[0-9]{{1,10}}){{0,{IDS_MAX - 1}}}$"
+# Search text: something besides white space (control characters alone are refused too).
+QUERY_PATTERN = r"\S"
 
 
 def web_url(value: str) -> None:
-    """Only absolute http(s) links: no javascript:, data:, file: or relative URLs."""
+    """Only absolute http(s) links: no javascript:, data:, file: or relative URLs, and nothing
+    invisible that could make one link look like another."""
     url = value.strip()
-    parsed = urlparse(url)
-    if (
-        parsed.scheme.lower() not in ("http", "https")
-        or not parsed.hostname
-        or any(ch.isspace() for ch in url)
-        or _has_forbidden_characters(url, multiline=False)
-    ):
+    try:
+        check_no_format_characters(url)
+        parsed = urlparse(url)
+        valid = (
+            parsed.scheme.lower() in ("http", "https")
+            and bool(parsed.hostname)
+            and not any(ch.isspace() for ch in url)
+        )
+    except (ValidationError, ValueError):  # urlparse: e.g. an invalid IPv6 host
+        valid = False
+    if not valid:
         raise ValidationError("Must be an absolute http:// or https:// URL.")
 
 
@@ -112,12 +113,21 @@ class CourseQueryArgsSchema(PaginationQueryArgsSchema):
 
     semester = fields.Int(validate=SEMESTERS)
     ids = CourseIdList(
-        metadata={"description": f"comma-separated course ids, at most {IDS_MAX}", "type": "string"}
+        metadata={
+            "description": f"comma-separated course ids (1 to {MAX_ID}), at most {IDS_MAX}",
+            "type": "string",
+            "minLength": 1,
+            "pattern": IDS_PATTERN,
+        }
     )
 
 
 class CourseSearchQueryArgsSchema(Schema):
-    query = fields.Str(required=True, validate=validate.Length(max=SEARCH_QUERY_MAX_LENGTH))
+    query = Str(
+        required=True,
+        validate=validate.Length(min=1, max=SEARCH_QUERY_MAX_LENGTH),
+        metadata={"pattern": QUERY_PATTERN, "description": "text to find; not blank"},
+    )
     limit = fields.Int(
         load_default=SEARCH_LIMIT_DEFAULT, validate=validate.Range(1, SEARCH_LIMIT_MAX)
     )
@@ -129,17 +139,24 @@ class CourseSearchQueryArgsSchema(Schema):
 
 
 class SearchQueryArgsSchema(Schema):
-    query = fields.Str(
+    query = Str(
         required=True,
-        validate=validate.Length(max=search.QUERY_MAX_LENGTH),
-        metadata={"description": "words to find, all of them, in any order"},
+        validate=validate.Length(min=1, max=search.QUERY_MAX_LENGTH),
+        metadata={
+            "description": "words to find, all of them, in any order; not blank",
+            "pattern": QUERY_PATTERN,
+        },
     )
     course_id = fields.Int(
         validate=validate.Range(1, MAX_ID), metadata={"description": "only this course's materials"}
     )
-    type = fields.Str(
-        validate=validate.Length(max=100),
-        metadata={"description": "only materials of this type (code or Russian label)"},
+    type = Str(
+        validate=validate.Length(min=1, max=100),
+        metadata={
+            "description": "only materials of this type: a code or its Russian label, "
+            "in any letter case",
+            "enum": [*MATERIAL_TYPE_CODES, *MATERIAL_TYPE_LABELS],
+        },
     )
     limit = fields.Int(
         load_default=search.LIMIT_DEFAULT, validate=validate.Range(1, search.LIMIT_MAX)
@@ -188,9 +205,13 @@ class SearchHitSchema(Schema):
 
 
 class MaterialQueryArgsSchema(Schema):
-    type = fields.Str(
-        validate=validate.Length(max=100),
-        metadata={"description": "a type code (lecture, seminar, lab) or its Russian label"},
+    type = Str(
+        validate=validate.Length(min=1, max=100),
+        metadata={
+            "description": "a type code (lecture, seminar, lab) or its Russian label, in any "
+            "letter case",
+            "enum": [*MATERIAL_TYPE_CODES, *MATERIAL_TYPE_LABELS],
+        },
     )
 
 
@@ -242,51 +263,52 @@ class MaterialSchema(MaterialSummarySchema):
 
 # --- writing -------------------------------------------------------------------------------
 
+NAME = {"validate": validate.Length(max=NAME_MAX)}
+TITLE = {"validate": validate.Length(max=TITLE_MAX)}
+DESCRIPTION = {"validate": validate.Length(max=DESCRIPTION_MAX)}
+BODY = {"validate": validate.Length(max=BODY_MAX), "metadata": {"description": "Markdown"}}
+FILE_URL = {"allow_none": True, "validate": [validate.Length(max=URL_MAX), web_url]}
+LESSON = {"strict": True, "validate": validate.Range(1, LESSON_MAX)}
+TYPE_CODE = {
+    "validate": validate.Length(max=32),
+    "metadata": {"description": "lecture, seminar or lab", "enum": list(MATERIAL_TYPE_CODES)},
+}
+
 
 class CourseCreateSchema(Schema):
-    name = fields.Str(required=True, validate=[validate.Length(max=NAME_MAX), single_line_text])
-    description = fields.Str(
-        load_default="", validate=[validate.Length(max=DESCRIPTION_MAX), multiline_text]
-    )
+    name = SingleLineText(required=True, **NAME)
+    description = MultiLineText(load_default="", **DESCRIPTION)
     semester = fields.Int(required=True, strict=True, validate=SEMESTERS)
     is_active = fields.Bool(load_default=True)
 
 
-class CourseUpdateSchema(Schema):
-    name = fields.Str(validate=[validate.Length(max=NAME_MAX), single_line_text])
-    description = fields.Str(validate=[validate.Length(max=DESCRIPTION_MAX), multiline_text])
+class CourseUpdateSchema(PatchSchema):
+    name = SingleLineText(**NAME)
+    description = MultiLineText(**DESCRIPTION)
     semester = fields.Int(strict=True, validate=SEMESTERS)
     is_active = fields.Bool()
 
 
 class MaterialCreateSchema(Schema):
-    lesson_number = fields.Int(required=True, strict=True, validate=validate.Range(1, LESSON_MAX))
-    material_type_code = fields.Str(
-        required=True,
-        validate=validate.Length(max=32),
-        metadata={"description": "lecture, seminar or lab"},
-    )
-    title = fields.Str(required=True, validate=[validate.Length(max=TITLE_MAX), single_line_text])
-    description = fields.Str(
-        load_default="", validate=[validate.Length(max=DESCRIPTION_MAX), multiline_text]
-    )
-    file_url = fields.Str(
-        load_default=None, allow_none=True, validate=[validate.Length(max=URL_MAX), web_url]
-    )
-    body = fields.Str(load_default="", validate=[validate.Length(max=BODY_MAX), multiline_text])
+    lesson_number = fields.Int(required=True, **LESSON)
+    material_type_code = Str(required=True, **TYPE_CODE)
+    title = SingleLineText(required=True, **TITLE)
+    description = MultiLineText(load_default="", **DESCRIPTION)
+    file_url = Str(load_default=None, **FILE_URL)
+    body = MultiLineText(load_default="", **BODY)
 
 
-class MaterialUpdateSchema(Schema):
-    lesson_number = fields.Int(strict=True, validate=validate.Range(1, LESSON_MAX))
-    material_type_code = fields.Str(validate=validate.Length(max=32))
-    title = fields.Str(validate=[validate.Length(max=TITLE_MAX), single_line_text])
-    description = fields.Str(validate=[validate.Length(max=DESCRIPTION_MAX), multiline_text])
-    file_url = fields.Str(allow_none=True, validate=[validate.Length(max=URL_MAX), web_url])
-    body = fields.Str(validate=[validate.Length(max=BODY_MAX), multiline_text])
+class MaterialUpdateSchema(PatchSchema):
+    lesson_number = fields.Int(**LESSON)
+    material_type_code = Str(**TYPE_CODE)
+    title = SingleLineText(**TITLE)
+    description = MultiLineText(**DESCRIPTION)
+    file_url = Str(**FILE_URL)
+    body = MultiLineText(**BODY)
 
 
 class MaterialPreviewSchema(Schema):
-    body = fields.Str(required=True, validate=[validate.Length(max=BODY_MAX), multiline_text])
+    body = MultiLineText(required=True, **BODY)
 
 
 class RenderedSchema(Schema):
