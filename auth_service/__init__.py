@@ -3,7 +3,7 @@
 import redis
 from flask import Flask
 
-from service_kit import create_service_app
+from service_kit import create_service_app, get_session
 from service_kit.auth import TokenVerifier, init_auth
 from service_kit.errors import error_response
 from service_kit.health import add_readiness_check
@@ -12,13 +12,13 @@ from . import settings
 from .keys import SigningKeys
 from .passwords import PasswordHasher
 from .routes import blp, jwks_blp
-from .services import TokenSettings
+from .services import TokenSettings, recent_revocations
 from .throttle import (
-    DatabaseFailureStore,
+    DatabaseThrottleStore,
     LoginLimits,
     LoginThrottle,
     LoginThrottled,
-    RedisFailureStore,
+    RedisThrottleStore,
     parse_networks,
 )
 
@@ -49,7 +49,8 @@ def init_signing(app: Flask) -> None:
     settings = TokenSettings(app.config["JWT_ISSUER"], app.config["JWT_AUDIENCE"], keys)
     app.extensions["auth_tokens"] = settings
     # auth verifies its own tokens from the key files, not over HTTP from itself; reading them is
-    # cheap, so a new kid is looked up at once.
+    # cheap, so a new kid is looked up at once. Its revocations come from its own database, read
+    # afresh for every write (one indexed query), so they apply at once here.
     verifier = TokenVerifier(
         None,
         settings.issuer,
@@ -57,27 +58,29 @@ def init_signing(app: Flask) -> None:
         jwks_source=keys.jwks,
         refetch_interval=0,
         max_key_age=10,
+        revocations_source=lambda: {"revocations": recent_revocations(get_session())},
+        revocations_interval=0,
     )
     init_auth(app, verifier)
 
 
 def init_login_throttle(app: Flask) -> None:
-    """Failed-login counts in Redis when REDIS_URL is set, else in the auth database."""
+    """Login and registration counters in Redis when REDIS_URL is set, else in the database."""
     limits = app.config["LOGIN_LIMITS"]
     if app.config["REDIS_URL"]:
         client = redis.Redis.from_url(
             app.config["REDIS_URL"], socket_timeout=1, socket_connect_timeout=1
         )
         # Tests give each run its own prefix, so parallel runs never share counts.
-        store = RedisFailureStore(
-            client, app.config.get("LOGIN_THROTTLE_PREFIX", "auth:login-failures:")
+        store = RedisThrottleStore(
+            client, app.config.get("LOGIN_THROTTLE_PREFIX", "auth:throttle:")
         )
         throttle = LoginThrottle(store, limits)
         app.extensions["login_throttle"] = lambda _session: throttle
         add_readiness_check(app, "redis", client.ping)
     else:
         app.extensions["login_throttle"] = lambda session: LoginThrottle(
-            DatabaseFailureStore(session), limits
+            DatabaseThrottleStore(session), limits
         )
 
 

@@ -1,8 +1,8 @@
-"""The auth tables: users, roles and their permissions, refresh tokens, failed logins."""
+"""The auth tables: users, roles and their permissions, refresh tokens, login throttle counters."""
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table
+from sqlalchemy import Boolean, Column, Float, ForeignKey, Integer, String, Table
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from service_kit.db import UTCDateTime, utcnow
@@ -60,6 +60,11 @@ class User(Base):
     role_id: Mapped[int] = mapped_column(ForeignKey("roles.id"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Access tokens issued before this moment are refused for writes by every service (set on
+    # deactivation, role change, password change and "log out everywhere"); see revocations.
+    tokens_valid_after: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, nullable=True, index=True
+    )
 
     role: Mapped[Role] = relationship(lazy="joined")
 
@@ -76,20 +81,25 @@ class RefreshToken(Base):
     family_id: Mapped[str] = mapped_column(String(32), index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Set (with revoked_at) when the token was spent for a new pair, not revoked otherwise: a
+    # second use within the rotation grace is a benign race, not a theft.
+    replaced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship(lazy="joined")
 
 
-class LoginFailure(Base):
-    """A failed login, counted per account and per client when REDIS_URL is not set.
+class LoginThrottleCounter(Base):
+    """One login or registration counter when REDIS_URL is not set (see throttle.py).
 
-    `key` is "account:<sha256>" or "client:<sha256>", so no address or email is stored here.
+    `key` is "<kind>:<sha256>", so no address or email is stored here. Times are epoch seconds.
     """
 
-    __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_key_failed_at", "key", "failed_at"),)
+    __tablename__ = "login_throttle"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(80))
-    failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    # No attempt of this key is checked before this moment (the progressive delay).
+    not_before: Mapped[float] = mapped_column(Float)
+    # The counter is void from this moment on (a row past it reads as zero).
+    expires_at: Mapped[float] = mapped_column(Float, index=True)

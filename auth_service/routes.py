@@ -1,9 +1,14 @@
-"""The auth API (/api/auth/...) and the public keys (/.well-known/jwks.json)."""
+"""The auth API (/api/auth/...), the public keys (/.well-known/jwks.json) and the recent token
+revocations (/.well-known/revocations.json, service-internal)."""
+
+import time
+from urllib.parse import urlsplit
 
 from flask import current_app, jsonify, request
 from flask.views import MethodView
+from werkzeug.http import dump_cookie
 
-from service_kit import get_session
+from service_kit import Forbidden, Unauthorized, get_session
 from service_kit.api import QUERY_ARGS, Blueprint
 from service_kit.auth import current_principal, require_auth, require_permission
 from service_kit.pagination import PAGINATION_HEADER, pagination_header
@@ -13,19 +18,38 @@ from . import services
 from .schemas import (
     LoginSchema,
     MeSchema,
-    RefreshTokenSchema,
+    RefreshRequestSchema,
     RegisterSchema,
     TokenPairSchema,
     UserQueryArgsSchema,
     UserSchema,
     UserUpdateSchema,
 )
+from .services import BAD_REFRESH_TOKEN, REFRESH_TOKEN_LIFETIME, TokenPair
 from .throttle import client_address
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Accounts and tokens.")
 jwks_blp = Blueprint("jwks", __name__, description="The public keys that verify access tokens.")
 
 RETRY_AFTER_HEADER = {"Retry-After": {"description": "Seconds", "schema": {"type": "integer"}}}
+SET_COOKIE_HEADER = {
+    "Set-Cookie": {
+        "description": "portal_refresh: the refresh token (HttpOnly, SameSite=Strict, "
+        "Path=/api/auth)",
+        "schema": {"type": "string"},
+    }
+}
+
+# The refresh token's cookie, for the web UI: scripts cannot read it (HttpOnly), other sites
+# cannot make the browser send it (SameSite=Strict), and only the auth endpoints get it.
+REFRESH_COOKIE = "portal_refresh"
+COOKIE_PATH = "/api/auth"
+# The header a browser client sends on every auth call. A cross-site form cannot send a custom
+# header, and a cross-site script could only after a CORS preflight nobody answers: it proves the
+# request comes from the portal's own pages. With it, the refresh token travels only in the
+# cookie (never in the JSON body, where a script could read it).
+CSRF_HEADER = "X-CSRF"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 
 @blp.after_request
@@ -63,37 +87,137 @@ class Register(MethodView):
         return services.register(get_session(), _hasher(), throttle, client=_client(), **body)
 
 
+def _public_host() -> str:
+    """The host the client asked for: the gateway passes it on as X-Forwarded-Host."""
+    return (request.headers.get("X-Forwarded-Host") or request.host or "").split(",")[0].strip()
+
+
+def _is_browser() -> bool:
+    return request.headers.get(CSRF_HEADER) == "1"
+
+
+def _check_origin() -> None:
+    """A browser names the page that sent the request: when it does, it must be the portal's.
+
+    Compared with the host the browser asked for (Host, or X-Forwarded-Host from the gateway):
+    a page of another site cannot make a browser send either of them with another value."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return
+    netloc = urlsplit(origin).netloc if origin != "null" else ""
+    hosts = {_without_default_port(host) for host in (request.host, _public_host()) if host}
+    if not netloc or _without_default_port(netloc) not in hosts:
+        raise Forbidden("This request must come from the portal's own pages.")
+
+
+def _without_default_port(netloc: str) -> str:
+    netloc = netloc.lower()
+    for suffix in (":80", ":443"):
+        if netloc.endswith(suffix):
+            return netloc[: -len(suffix)]
+    return netloc
+
+
+def _cookie_token() -> str | None:
+    """The refresh token of the cookie, for a request that proves it comes from the portal."""
+    token = request.cookies.get(REFRESH_COOKIE)
+    if not token:
+        return None
+    if not _is_browser():
+        raise Forbidden(f"Send the header `{CSRF_HEADER}: 1` with a cookie-authenticated request.")
+    return token
+
+
+def _cookie(value: str, max_age: int) -> str:
+    """The refresh cookie: Secure except over plain http to a loopback host (`make run`)."""
+    proto = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip()
+    secure = not (proto == "http" and urlsplit("//" + _public_host()).hostname in LOOPBACK_HOSTS)
+    return dump_cookie(
+        REFRESH_COOKIE,
+        value,
+        max_age=max_age,
+        path=COOKIE_PATH,
+        secure=secure,
+        httponly=True,
+        samesite="Strict",
+    )
+
+
+def _pair_answer(pair: TokenPair):
+    """The pair as JSON (without the refresh token for a browser) and the refresh cookie."""
+    cookie = _cookie(pair.refresh_token, int(REFRESH_TOKEN_LIFETIME.total_seconds()))
+    body = {
+        "access_token": pair.access_token,
+        "token_type": pair.token_type,
+        "expires_in": pair.expires_in,
+    }
+    if not _is_browser():
+        body["refresh_token"] = pair.refresh_token  # API clients (curl, Postman) keep the body
+    return body, 200, {"Set-Cookie": cookie}
+
+
+def _cleared_cookie() -> dict:
+    return {"Set-Cookie": _cookie("", 0)}
+
+
 @blp.route("/login")
 class Login(MethodView):
     @blp.arguments(LoginSchema)
-    @blp.response(200, TokenPairSchema)
+    @blp.response(200, TokenPairSchema, headers=SET_COOKIE_HEADER)
     @blp.alt_response(401, description="Incorrect email or password")
+    @blp.alt_response(403, description="Sent from another site's page (Origin)")
     @blp.alt_response(429, description="Too many failed attempts", headers=RETRY_AFTER_HEADER)
     def post(self, body):
-        """Exchange email and password for an access token and a refresh token."""
+        """Exchange email and password for an access token and a refresh token.
+
+        The refresh token comes in the JSON body and in an HttpOnly cookie; with `X-CSRF: 1`
+        (the web UI) only in the cookie."""
+        _check_origin()
         throttle = current_app.extensions["login_throttle"](get_session())
-        return services.login(
+        pair = services.login(
             get_session(), _hasher(), throttle, _tokens(), client=_client(), **body
         )
+        return _pair_answer(pair)
 
 
 @blp.route("/refresh")
 class Refresh(MethodView):
-    @blp.arguments(RefreshTokenSchema)
-    @blp.response(200, TokenPairSchema)
+    @blp.arguments(RefreshRequestSchema)
+    @blp.response(200, TokenPairSchema, headers=SET_COOKIE_HEADER)
     @blp.alt_response(401, description="Invalid, expired, revoked or reused refresh token")
+    @blp.alt_response(403, description="Cookie without `X-CSRF: 1`, or from another site")
     def post(self, body):
-        """Spend a refresh token for a new token pair (the old one stops working)."""
-        return services.refresh(get_session(), _tokens(), body["refresh_token"])
+        """Spend a refresh token (from the body, or the cookie with `X-CSRF: 1`) for a new pair."""
+        _check_origin()
+        token = body.get("refresh_token") or _cookie_token()
+        if not token:
+            raise Unauthorized(BAD_REFRESH_TOKEN)
+        return _pair_answer(services.refresh(get_session(), _tokens(), token))
 
 
 @blp.route("/logout")
 class Logout(MethodView):
-    @blp.arguments(RefreshTokenSchema)
-    @blp.response(204)
+    @blp.arguments(RefreshRequestSchema)
+    @blp.response(204, headers=SET_COOKIE_HEADER)
+    @blp.alt_response(403, description="Cookie without `X-CSRF: 1`, or from another site")
     def post(self, body):
-        """Revoke a refresh token and every token rotated from the same login."""
-        services.logout(get_session(), body["refresh_token"])
+        """Revoke a refresh token (body, or cookie with `X-CSRF: 1`) and its whole login."""
+        _check_origin()
+        token = body.get("refresh_token") or _cookie_token()
+        if token:
+            services.logout(get_session(), token)
+        return None, 204, _cleared_cookie()
+
+
+@blp.route("/logout-all")
+class LogoutEverywhere(MethodView):
+    @require_auth
+    @blp.response(204, headers=SET_COOKIE_HEADER)
+    def post(self):
+        """End every login of the caller: refresh tokens at once, access tokens for writes."""
+        _check_origin()
+        services.logout_everywhere(get_session(), current_principal().user_id)
+        return None, 204, _cleared_cookie()
 
 
 @blp.route("/me")
@@ -119,6 +243,13 @@ class Users(MethodView):
 @blp.route("/users/<id:user_id>")
 class UserById(MethodView):
     @require_permission(USERS_ADMIN)
+    @blp.response(200, UserSchema)
+    @blp.alt_response(404, description="No such user")
+    def get(self, user_id):
+        """One user (admin): other services ask whether an account exists and is active."""
+        return services.get_user(get_session(), user_id)
+
+    @require_permission(USERS_ADMIN)
     @blp.arguments(UserUpdateSchema)
     @blp.response(200, UserSchema)
     @blp.alt_response(404, description="No such user")
@@ -127,6 +258,19 @@ class UserById(MethodView):
         """Change a user's role or deactivate them (admin)."""
         actor = current_principal().user_id
         return services.update_user(get_session(), actor, user_id, changes)
+
+
+@jwks_blp.route("/.well-known/revocations.json")
+def revocations():
+    """Users whose tokens issued before a moment are revoked: {user id: not before (epoch s)}.
+
+    Service-internal (the gateway does not route it): every service's verifier polls it every
+    few seconds and refuses such tokens for writes. Only revocations within an access token's
+    lifetime are listed, so it stays short."""
+    revoked = services.recent_revocations(get_session())
+    response = jsonify({"revocations": revoked, "generated_at": int(time.time())})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @jwks_blp.route("/.well-known/jwks.json")

@@ -1,12 +1,14 @@
 """Accounts, logins and tokens: plain functions over a session, raising domain errors."""
 
 import hashlib
+import logging
+import math
 import secrets
 import time
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
@@ -25,8 +27,16 @@ from .models import RefreshToken, Role, User
 from .passwords import PasswordHasher
 from .throttle import LoginThrottle
 
+log = logging.getLogger(__name__)
+
 ACCESS_TOKEN_SECONDS = 15 * 60
 REFRESH_TOKEN_LIFETIME = timedelta(days=30)
+# A refresh token spent this recently may be presented again (two tabs, a retried request racing
+# the first) and gets a fresh pair of the same family instead of counting as theft.
+REFRESH_REUSE_GRACE = timedelta(seconds=20)
+# Revocations are published while an access token issued before them could still be accepted:
+# its lifetime plus the verifiers' leeway, plus a margin.
+REVOCATION_PUBLISH_SECONDS = ACCESS_TOKEN_SECONDS + 30 + 60
 DEFAULT_ROLE = "student"
 # One message for an unknown email, a wrong password and a deactivated account: the answer
 # must not tell an attacker which accounts exist.
@@ -86,12 +96,17 @@ def register(
     full_name: str,
     client: str,
 ) -> User:
-    """A new student account; 409 when the address is taken, whatever its letter case."""
+    """A new student account; 409 when the address is taken, whatever its letter case.
+
+    The per-client limit counts every request and runs first, before the existence check and
+    the hash, so probing which emails have accounts is exactly as slow as registering. (The 409
+    itself still tells a prober, within that limit, that an account exists; closing that needs
+    email verification, where "check your inbox" is the only answer.)
+    """
     email = normalize_email(email)
+    throttle.check_registration(client)
     if find_user(session, email) is not None:
         raise Conflict("An account with this email already exists.")
-    throttle.check_registration(client)  # before the hash, like login
-    throttle.record_registration(client)
     user = User(password_hash=hasher.hash(password), role=_role(session, DEFAULT_ROLE))
     _set_identity(user, email, full_name.strip())
     session.add(user)
@@ -124,6 +139,9 @@ def save_user(
     elif full_name:
         _set_identity(user, user.email, full_name)
     user.password_hash = hasher.hash(password)
+    if not created:
+        # A new password (and perhaps role) ends every earlier login and access token.
+        revoke_user_tokens(session, user)
     user.role = role_row
     user.is_active = True
     session.commit()
@@ -133,6 +151,11 @@ def save_user(
 def issue_access_token(settings: TokenSettings, user: User) -> str:
     key = settings.keys.current()
     now = int(time.time())
+    not_before = not_before_seconds(user.tokens_valid_after)
+    if not_before is not None and now < not_before:
+        # Issued within the second of a revocation: stamped with the revocation's second, so
+        # verifiers (which refuse iat < not-before) accept it (at most 1 s early; leeway is 30).
+        now = not_before
     claims = {
         "iss": settings.issuer,
         "aud": settings.audience,
@@ -178,14 +201,15 @@ def login(
     client: str,
 ) -> TokenPair:
     email = normalize_email(email)
-    throttle.check(email, client)  # before the hash: throttled guesses cost no CPU
+    # Checked and counted as a failure in one atomic step, before the hash: a refused guess
+    # costs no CPU, and parallel guesses cannot all pass one check.
+    throttle.reserve(email, client)
     user = find_user(session, email)
     matches = hasher.verify(user.password_hash if user else None, password)
     if user is None or not matches or not user.is_active:
-        throttle.record_failure(email, client)
-        session.commit()
+        log.info("login failed", extra={"client": client, "known_user_id": user and user.id})
         raise Unauthorized(BAD_CREDENTIALS)
-    throttle.record_success(email)
+    throttle.succeeded(email, client)
     if hasher.needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
     pair = _issue_pair(session, settings, user, family_id=uuid.uuid4().hex)
@@ -205,7 +229,9 @@ def refresh(session: Session, settings: TokenSettings, refresh_token: str) -> To
     """Spend a refresh token for a new pair of the same family.
 
     A token that was already spent means two parties hold it, one of them a thief: the whole
-    family is revoked, so both must log in again.
+    family is revoked, so both must log in again. One exception: a token spent by rotation no
+    more than `REFRESH_REUSE_GRACE` ago, whose family is still alive, is a benign race (two tabs,
+    a retried request) and gets a fresh pair of the same family.
     """
     token = session.scalar(
         select(RefreshToken).where(RefreshToken.token_hash == _hash_refresh_token(refresh_token))
@@ -213,22 +239,38 @@ def refresh(session: Session, settings: TokenSettings, refresh_token: str) -> To
     if token is None:
         raise Unauthorized(BAD_REFRESH_TOKEN)
     now = utcnow()
+    if token.expires_at <= now or not token.user.is_active:
+        raise Unauthorized(BAD_REFRESH_TOKEN)
     # Spending is a conditional update, so of two concurrent uses exactly one wins.
     spent = session.execute(
         update(RefreshToken)
         .where(RefreshToken.id == token.id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now)
+        .values(revoked_at=now, replaced_at=now)
     )
     if spent.rowcount != 1:
-        _revoke_family(session, token.family_id)
-        session.commit()
-        raise Unauthorized(BAD_REFRESH_TOKEN)
-    if token.expires_at <= now or not token.user.is_active:
-        session.commit()
-        raise Unauthorized(BAD_REFRESH_TOKEN)
+        session.refresh(token)
+        if not _within_reuse_grace(session, token, now):
+            _revoke_family(session, token.family_id)
+            session.commit()
+            log.warning("refresh token reused: family revoked", extra={"user_id": token.user_id})
+            raise Unauthorized(BAD_REFRESH_TOKEN)
     pair = _issue_pair(session, settings, token.user, token.family_id)
     session.commit()
     return pair
+
+
+def _within_reuse_grace(session: Session, token: RefreshToken, now: datetime) -> bool:
+    """Spent by rotation (not revoked) a moment ago, and its family still has a live token."""
+    if token.replaced_at is None or token.revoked_at != token.replaced_at:
+        return False
+    if now - token.replaced_at > REFRESH_REUSE_GRACE:
+        return False
+    live = session.scalar(
+        select(RefreshToken.id)
+        .where(RefreshToken.family_id == token.family_id, RefreshToken.revoked_at.is_(None))
+        .limit(1)
+    )
+    return live is not None
 
 
 def logout(session: Session, refresh_token: str) -> None:
@@ -241,6 +283,41 @@ def logout(session: Session, refresh_token: str) -> None:
     if family_id is not None:
         _revoke_family(session, family_id)
         session.commit()
+
+
+def not_before_seconds(moment: datetime | None) -> int | None:
+    """A revocation moment as the whole second verifiers compare `iat` with (rounded up, so a
+    token issued earlier within that second is refused)."""
+    return None if moment is None else math.ceil(moment.timestamp())
+
+
+def revoke_user_tokens(session: Session, user: User) -> None:
+    """End everything issued to the user so far: refresh tokens at once, access tokens for
+    writes as soon as the verifiers have the new revocation list (seconds). The caller commits.
+    """
+    now = utcnow()
+    user.tokens_valid_after = now
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def logout_everywhere(session: Session, user_id: int) -> None:
+    """Every login of the caller ends: all refresh tokens, and the access tokens for writes."""
+    revoke_user_tokens(session, active_user(session, user_id))
+    session.commit()
+
+
+def recent_revocations(session: Session) -> dict[str, int]:
+    """User id -> not-before (epoch seconds) of the revocations an access token may still be
+    alive for; older ones need no publishing, every token issued before them has expired."""
+    since = utcnow() - timedelta(seconds=REVOCATION_PUBLISH_SECONDS)
+    rows = session.execute(
+        select(User.id, User.tokens_valid_after).where(User.tokens_valid_after > since)
+    )
+    return {str(user_id): not_before_seconds(moment) for user_id, moment in rows}
 
 
 def active_user(session: Session, user_id: int) -> User:
@@ -271,15 +348,15 @@ def update_user(session: Session, actor_id: int, user_id: int, changes: dict[str
     is_active = changes.get("is_active", user.is_active)
     if user.id == actor_id and (not is_active or USERS_ADMIN not in role.permission_names):
         raise Conflict("You cannot deactivate yourself or take away your own admin rights.")
-    user.role = role
     if user.is_active and not is_active:
         # A deactivated account keeps no way back in: its refresh tokens die now, its access
-        # tokens within their 15 minutes.
-        session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
+        # tokens are refused for writes within seconds.
+        revoke_user_tokens(session, user)
+    elif role.id != user.role_id:
+        # The old role's access tokens carry its permissions: refused for writes within
+        # seconds. The refresh tokens live on; the next refresh carries the new role.
+        user.tokens_valid_after = utcnow()
+    user.role = role
     user.is_active = is_active
     session.commit()
     return user

@@ -1,5 +1,5 @@
 """Fixtures of the auth tests: a migrated database per backend, a signing key, a fast password
-hasher (tests only), the app, and failure stores on the database and on Redis."""
+hasher (tests only), the app, and throttle stores on the database and on Redis."""
 
 import os
 import uuid
@@ -15,10 +15,10 @@ from auth_service.models import Base
 from auth_service.passwords import PasswordHasher
 from auth_service.services import TokenSettings
 from auth_service.throttle import (
-    DatabaseFailureStore,
+    DatabaseThrottleStore,
     LoginLimits,
     LoginThrottle,
-    RedisFailureStore,
+    RedisThrottleStore,
 )
 from service_kit.auth import TokenVerifier
 from tests.support.databases import clear_tables, migrated_database
@@ -77,7 +77,7 @@ def verifier(settings):
 
 @pytest.fixture
 def throttle(session):
-    return LoginThrottle(DatabaseFailureStore(session), LoginLimits())
+    return LoginThrottle(DatabaseThrottleStore(session), LoginLimits())
 
 
 @pytest.fixture
@@ -126,14 +126,15 @@ def redis_prefix():
 
 
 @pytest.fixture(params=["database", "redis"])
-def failure_store(request, session, redis_prefix):
-    """Where failed logins are counted: the auth database, and Redis when TEST_REDIS_URL is set."""
+def throttle_store(request, session, redis_prefix):
+    """Where login attempts are counted: the auth database, and Redis when TEST_REDIS_URL is
+    set."""
     if request.param == "database":
-        return DatabaseFailureStore(session)
+        return DatabaseThrottleStore(session)
     url = redis_url()
     if not url:
         pytest.skip("TEST_REDIS_URL is not set")
-    return RedisFailureStore(redis.Redis.from_url(url), prefix=redis_prefix)
+    return RedisThrottleStore(redis.Redis.from_url(url), prefix=redis_prefix)
 
 
 @pytest.fixture

@@ -8,12 +8,15 @@ import os
 import subprocess
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+from sqlalchemy import create_engine, update
 
 from auth_service.keys import create_key_file
-from auth_service.models import Base
+from auth_service.models import Base, RefreshToken
 from service_kit.auth import TokenVerifier
 from service_kit.config import REPO_ROOT
 from tests.support.databases import clear_tables, migrated_database
@@ -67,11 +70,12 @@ def unique_email() -> str:
     return f"user-{uuid.uuid4().hex[:12]}@example.edu"
 
 
-def register(url, email, password=PASSWORD, full_name="Ann Lee"):
+def register(url, email, password=PASSWORD, full_name="Ann Lee", **kwargs):
     return requests.post(
         url + "/api/auth/register",
         json={"email": email, "password": password, "full_name": full_name},
         timeout=TIMEOUT,
+        **kwargs,
     )
 
 
@@ -146,7 +150,20 @@ def test_forged_tokens_straight_at_the_service_are_401(url):
     assert me(url, genuine).status_code == 200
 
 
-def test_refresh_rotates_and_reuse_revokes_the_family(url):
+def _spent_long_ago(database_url: str) -> None:
+    """As if every token spent so far had been spent before the reuse grace began."""
+    engine = create_engine(database_url)
+    long_ago = datetime.now(UTC) - timedelta(minutes=5)
+    with engine.begin() as connection:
+        connection.execute(
+            update(RefreshToken)
+            .where(RefreshToken.replaced_at.is_not(None))
+            .values(revoked_at=long_ago, replaced_at=long_ago)
+        )
+    engine.dispose()
+
+
+def test_refresh_rotates_and_reuse_revokes_the_family(url, auth_database):
     email = unique_email()
     register(url, email)
     first = login(url, email).json()
@@ -155,6 +172,7 @@ def test_refresh_rotates_and_reuse_revokes_the_family(url):
     second = second.json()
     assert second["refresh_token"] != first["refresh_token"]
     assert me(url, second["access_token"]).status_code == 200
+    _spent_long_ago(auth_database)
     # Someone replays the first token: both it and the one rotated from it stop working.
     assert refresh(url, first["refresh_token"]).status_code == 401
     assert refresh(url, second["refresh_token"]).status_code == 401
@@ -238,3 +256,56 @@ def test_a_rotated_key_signs_new_tokens_while_old_ones_stay_valid(url, auth_env)
     assert len(keys) == 2
     for token in (old_token, new_token):
         assert me(url, token).status_code == 200
+
+
+# Throttling, refresh races and probing, across two workers -------------------------------------
+
+
+def test_parallel_guesses_are_checked_at_most_five_times_and_the_owner_still_logs_in(url):
+    # Before: 11 of 20 parallel guesses were checked against a limit of 5, and then the owner's
+    # correct password answered 429 for 15 minutes.
+    email = unique_email()
+    register(url, email)
+    attacker = {"X-Forwarded-For": "203.0.113.66"}
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(
+            pool.map(lambda _: login(url, email, "wrong", headers=attacker).status_code, range(20))
+        )
+    assert answers.count(401) == 5 and answers.count(429) == 15
+    owner = {"X-Forwarded-For": "192.0.2.10"}
+    assert login(url, email, headers=owner).status_code == 200
+
+
+def test_a_classroom_behind_one_address_logs_in_while_someone_guesses(url):
+    room = {"X-Forwarded-For": "198.51.100.20"}
+    for number in range(60):  # a classmate guessing: past the per-client limit of failures
+        login(url, f"victim{number}@example.edu", "guess", headers=room)
+    students = [unique_email() for _ in range(40)]
+    for email in students:
+        register(url, email, headers={"X-Forwarded-For": "192.0.2.1"})
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(lambda email: login(url, email, headers=room).status_code, students)
+        )
+    assert answers == [200] * len(students)
+
+
+def test_racing_refreshes_of_one_token_keep_the_user_logged_in(url):
+    # Before: two tabs refreshing at once logged the user out (reuse detection fired).
+    email = unique_email()
+    register(url, email)
+    token = login(url, email).json()["refresh_token"]
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: refresh(url, token), range(2)))
+    assert [answer.status_code for answer in answers] == [200, 200]
+    for answer in answers:
+        assert refresh(url, answer.json()["refresh_token"]).status_code == 200
+
+
+def test_probing_for_accounts_is_throttled_like_registration(url):
+    # Before: the 409 came before the throttle, so 120 probes in 0.3 s told which emails exist.
+    email = unique_email()
+    prober = {"X-Forwarded-For": "203.0.113.77"}
+    assert register(url, email, headers=prober).status_code == 201
+    answers = [register(url, email, headers=prober).status_code for _ in range(120)]
+    assert answers.count(409) == 99 and answers.count(429) == 21
