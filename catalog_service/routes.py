@@ -37,6 +37,7 @@ from .schemas import (
     SearchQueryArgsSchema,
     SemesterSchema,
 )
+from .users import users_for_this_request
 
 blp = Blueprint("catalog", __name__, url_prefix="/api", description="Courses and materials")
 
@@ -138,10 +139,14 @@ class CourseById(MethodView):
 class CourseTeacher(MethodView):
     @require_permission(COURSES_ADMIN)
     @blp.response(200, CourseDetailsSchema)
-    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(404, description="No such course, or no such user")
+    @blp.alt_response(409, description="The user's account is deactivated")
+    @blp.alt_response(503, description="The auth service could not be asked; nothing stored")
     def put(self, course_id, user_id):
-        """Assign a teacher to a course (admin)."""
-        return services.assign_teacher(get_session(), course_id, user_id)
+        """Assign a teacher to a course (admin): an existing, active user, as auth knows them."""
+        return services.assign_teacher(
+            get_session(), course_id, user_id, users=users_for_this_request()
+        )
 
     @require_permission(COURSES_ADMIN)
     @blp.response(204)

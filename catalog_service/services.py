@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, select, update
 from sqlalchemy.orm import Session, contains_eager
 
-from service_kit import BadRequest, Forbidden, InvalidInput, NotFound
+from service_kit import BadRequest, Conflict, Forbidden, InvalidInput, NotFound
 from service_kit.auth import Principal
 from service_kit.db import utcnow
 from service_kit.pagination import Page, paginate
@@ -31,6 +31,7 @@ from .models import (
     MaterialType,
 )
 from .rendering import render_markdown
+from .users import UserDirectory
 
 SEARCH_QUERY_MAX_LENGTH = 100
 SEARCH_LIMIT_DEFAULT = 50
@@ -344,10 +345,24 @@ def _apply(target: Any, changes: dict[str, Any], fields: tuple[str, ...]) -> boo
     return changed
 
 
-def assign_teacher(session: Session, course_id: int, user_id: int) -> CourseDetails:
-    """Make `user_id` a teacher of the course (idempotent)."""
+def assign_teacher(
+    session: Session, course_id: int, user_id: int, users: UserDirectory | None = None
+) -> CourseDetails:
+    """Make `user_id` a teacher of the course (idempotent): only an existing, active account.
+
+    `users` answers whether the account exists (the API passes auth's users, asked as the
+    admin making the request). Only operator commands whose ids come from auth itself
+    (`seed-demo --teacher-id`) and tests leave it out. Nothing is stored unless `users` said
+    yes; when it cannot answer (auth down), its UpstreamUnavailable reaches the caller.
+    """
     course = _course(session, course_id, include_inactive=True)
     _check_user_id(user_id)
+    if users is not None:
+        account = users.account(user_id)
+        if account is None:
+            raise NotFound(f"No such user: {user_id}.")
+        if not account.is_active:
+            raise Conflict(f"User {user_id} is deactivated and cannot teach a course.")
     if session.get(CourseTeacher, (course.id, user_id)) is None:
         session.add(CourseTeacher(course_id=course.id, user_id=user_id))
         session.flush()

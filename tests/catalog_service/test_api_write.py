@@ -3,6 +3,7 @@
 import pytest
 
 from catalog_service import services
+from tests.catalog_service.fake_users import FakeUsers, route_users
 
 ADMIN_ID, TEACHER_ID, OTHER_TEACHER_ID, STUDENT_ID = 1, 20, 21, 30
 
@@ -121,7 +122,8 @@ def test_teacher_writes_materials_of_own_course_only(client, catalog, as_teacher
     assert_error(client.get(own_material), 404)
 
 
-def test_admin_may_do_everything(client, catalog, as_admin):
+def test_admin_may_do_everything(client, catalog, as_admin, monkeypatch):
+    route_users(monkeypatch, FakeUsers(everyone=True))
     for method, path, body in writes(catalog):
         response = call(client, method, path, body, as_admin)
         assert response.status_code in (200, 201, 204), (method, path, response.get_json())
@@ -209,10 +211,24 @@ def test_patch_course_any_subset(client, catalog, as_admin):
         "Ряды",
         3,
     )
-    assert client.patch(path, json={}, headers=as_admin).get_json() == body
+
+    # Nothing to change is a mistake, not a no-op: `{}` or no body at all is a 422.
+    for nothing in ({"json": {}}, {}, {"data": "", "content_type": "application/json"}):
+        error = assert_error(client.patch(path, headers=as_admin, **nothing), 422)
+        assert "at least one of" in str(error["errors"])
+    assert client.get(path).get_json() == body
 
 
-def test_teacher_assignment(client, catalog, as_admin, bearer):
+def test_patch_material_needs_a_field(client, catalog, as_teacher):
+    path = f"/api/courses/{catalog.algorithms.id}/materials/{catalog.lecture.id}"
+    before = client.get(path).get_json()
+    assert_error(client.patch(path, json={}, headers=as_teacher), 422)
+    assert_error(client.patch(path, headers=as_teacher), 422)
+    assert client.get(path).get_json() == before
+
+
+def test_teacher_assignment(client, catalog, as_admin, bearer, monkeypatch):
+    route_users(monkeypatch, FakeUsers(everyone=True))
     course = catalog.python.id
     assigned = client.put(f"/api/courses/{course}/teachers/44", headers=as_admin)
     assert assigned.status_code == 200 and assigned.get_json()["teacher_ids"] == [44]

@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, update
 from catalog_service import create_app, services
 from catalog_service.cache import CachedResponse, MemoryStore, RedisStore
 from catalog_service.models import CatalogVersion, Course
+from tests.catalog_service.fake_users import FakeUsers, route_users
 from tests.support.processes import free_port
 
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -143,7 +144,8 @@ def test_cache_switched_off_renders_every_answer_afresh(app_config, database_url
     assert len(app.extensions["catalog_response_cache"].memory) == 0
 
 
-def test_every_kind_of_write_is_seen_on_the_next_request(client, catalog, bearer):
+def test_every_kind_of_write_is_seen_on_the_next_request(client, catalog, bearer, monkeypatch):
+    route_users(monkeypatch, FakeUsers(everyone=True))
     """Each write changes the answers it affects (new body, new ETag) right away."""
     admin = bearer(1, "admin")
     course = catalog.algorithms.id
