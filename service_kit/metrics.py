@@ -10,13 +10,18 @@ PROMETHEUS_MULTIPROC_DIR set, every worker writes its samples to files in that d
 empties the directory when gunicorn starts and retires dead workers. Without it each process
 reports only its own requests, which is right for a single process (tests, `flask run`).
 
-`/metrics` answers 404 to a request that came through a reverse proxy (it carries
-X-Forwarded-For): the public reaches the gateway only through the ingress, while Prometheus
-scrapes each pod directly.
+Who may read `/metrics` is decided by the connecting address (REMOTE_ADDR, which no client can
+choose) against METRICS_ALLOWED_NETWORKS (default: loopback; in Kubernetes the pod network,
+where Prometheus scrapes each pod directly). The ingress controller sits in that network too, so
+a request it relayed (any of X-Forwarded-For, Forwarded, X-Real-IP, which it always sets) is
+refused as well: the public never reads the metrics through the ingress. Everyone else gets the
+same 404 as for any unknown path.
 """
 
+import ipaddress
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from flask import Flask, Response, g, request
@@ -38,6 +43,9 @@ UNMATCHED_ROUTE = "<unmatched>"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # From a cached catalog read (a few ms) to a slow upstream hitting the gateway's read timeout.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+DEFAULT_ALLOWED_NETWORKS = "127.0.0.0/8,::1/128"
+# Set by a reverse proxy for the client behind it: such a request is the public's.
+RELAYED_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
 
 REQUESTS = Counter(
     "http_requests_total",
@@ -111,18 +119,51 @@ def init_metrics(app: Flask) -> None:
                 time.perf_counter() - g.metrics_started,
             )
 
-    app.add_url_rule(METRICS_PATH, "metrics", _metrics_view, methods=["GET"])
+    allowed = parse_networks(
+        app.config.get("METRICS_ALLOWED_NETWORKS")
+        or os.environ.get("METRICS_ALLOWED_NETWORKS")
+        or DEFAULT_ALLOWED_NETWORKS
+    )
+
+    def metrics_view():
+        if not may_read_metrics(request.environ, allowed):
+            return error_response(404)
+        return Response(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+
+    app.add_url_rule(METRICS_PATH, "metrics", metrics_view, methods=["GET"])
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(value: str) -> tuple[Network, ...]:
+    """`10.0.0.0/8, ::1` -> networks; a wrong entry stops the start-up, clearly."""
+    networks = []
+    for entry in value.split(","):
+        if entry.strip():
+            try:
+                networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+            except ValueError as error:
+                raise ValueError(f"METRICS_ALLOWED_NETWORKS: {entry.strip()!r} {error}") from None
+    return tuple(networks)
+
+
+def may_read_metrics(environ: dict, allowed: Iterable[Network]) -> bool:
+    """A direct connection from an allowed address, not relayed by a proxy."""
+    if any(environ.get(header) for header in RELAYED_HEADERS):
+        return False
+    try:
+        address = ipaddress.ip_address(environ.get("REMOTE_ADDR") or "")
+    except ValueError:
+        return False  # a unix socket or nothing: not an address we allow
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return any(address in network for network in allowed)
 
 
 def _route_label() -> str:
     rule = request.url_rule
     return rule.rule if rule is not None else UNMATCHED_ROUTE
-
-
-def _metrics_view():
-    if "X-Forwarded-For" in request.headers:
-        return error_response(404)
-    return Response(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
 
 
 def _registry() -> CollectorRegistry:
