@@ -11,6 +11,12 @@ The ETag is a digest of the stored bytes, so it changes exactly when the represe
 a hit serves the stored bytes and ETag without touching the data or serialising anything.
 Redis is an optimisation only: any Redis error is logged and the request goes on without it,
 and Redis is left alone for a few seconds before it is tried again.
+
+The key holds the *validated* query arguments in a canonical order, never the raw query string:
+`?b=2&a=1`, `?a=1&b=2` and `?semester=01` share the entry of `?a=1&b=2` and `?semester=1`, so
+junk in a query string cannot make every request a miss (and a full render). An unknown
+parameter is refused with 400 by the route's query schema (QUERY_ARGS raises on unknown
+fields); a cached endpoint that takes no query parameters refuses any query string with 400.
 """
 
 import hashlib
@@ -25,9 +31,13 @@ from functools import wraps
 
 import redis
 from flask import Flask, Response, current_app, request
+from flask_smorest import abort
+from marshmallow import RAISE
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from werkzeug.exceptions import HTTPException
 
+from service_kit.api import Blueprint
 from service_kit.db import get_database
 
 from . import services
@@ -211,17 +221,42 @@ def _read_version() -> tuple[str, int] | None:
     return get_database().read(services.catalog_version)
 
 
+def _query_schema(view: Callable):
+    """The query-arguments schema `@blp.arguments(..., location="query")` gave `view`, or None."""
+    parameters = getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", [])
+    for parameter in parameters:
+        if parameter.get("in") == "query":
+            return parameter["schema"]
+    return None
+
+
+def canonical_query(schema) -> str | None:
+    """The request's query arguments as `schema` validates them, in a canonical order; None
+    when they are invalid (the route itself then answers 400)."""
+    try:
+        arguments = Blueprint.ARGUMENTS_PARSER.parse(
+            schema, request, location="query", unknown=RAISE
+        )
+    except HTTPException:
+        return None
+    return json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def cached_response(view: Callable) -> Callable:
     """A public GET, served from the response cache while the catalog version stands."""
+    schema = _query_schema(view)
 
     @wraps(view)
     def cached(*args, **kwargs):
+        if schema is None and request.query_string:
+            abort(400, message="This endpoint takes no query parameters.")
         cache: ResponseCache = current_app.extensions["catalog_response_cache"]
         version = _read_version()  # before any data is read
         key = None
-        if version is not None:
+        query = canonical_query(schema) if schema is not None else ""
+        if version is not None and query is not None:
             epoch, number = version
-            key = f"{epoch}:{number}:{request.path}?{request.query_string.decode('latin-1')}"
+            key = f"{epoch}:{number}:{request.path}?{query}"
             entry = cache.get(key)
             if entry is not None:
                 return _serve(entry, CACHE_CONTROL)

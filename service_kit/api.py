@@ -21,6 +21,7 @@ import re
 
 import flask_smorest
 from apispec.ext.marshmallow.common import resolve_schema_instance
+from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 
 from .validation import PatchSchema, has_lone_surrogate
@@ -128,8 +129,9 @@ class SafeJsonParser(FlaskParser):
         abort(400, exc=error, messages={"json": [f"Invalid JSON body: {reason}"]})
 
 
-# `@blp.arguments(XQueryArgsSchema, **QUERY_ARGS)`: a bad query string is a 400, not a 422.
-QUERY_ARGS = {"location": "query", "error_status_code": 400}
+# `@blp.arguments(XQueryArgsSchema, **QUERY_ARGS)`: a bad query string is a 400, not a 422, and
+# so is an unknown parameter (webargs would drop it silently: junk that still varies the URL).
+QUERY_ARGS = {"location": "query", "error_status_code": 400, "unknown": RAISE}
 
 
 def document_patch_bodies(converter) -> None:
