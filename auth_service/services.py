@@ -207,7 +207,7 @@ def login(
     user = find_user(session, email)
     matches = hasher.verify(user.password_hash if user else None, password)
     if user is None or not matches or not user.is_active:
-        log.info("login failed", extra={"client": client, "known_user_id": user and user.id})
+        log.info("login failed", extra={"fields": {"client": client, "user_id": user and user.id}})
         raise Unauthorized(BAD_CREDENTIALS)
     throttle.succeeded(email, client)
     if hasher.needs_rehash(user.password_hash):
@@ -252,7 +252,9 @@ def refresh(session: Session, settings: TokenSettings, refresh_token: str) -> To
         if not _within_reuse_grace(session, token, now):
             _revoke_family(session, token.family_id)
             session.commit()
-            log.warning("refresh token reused: family revoked", extra={"user_id": token.user_id})
+            log.warning(
+                "refresh token reused: family revoked", extra={"fields": {"user_id": token.user_id}}
+            )
             raise Unauthorized(BAD_REFRESH_TOKEN)
     pair = _issue_pair(session, settings, token.user, token.family_id)
     session.commit()

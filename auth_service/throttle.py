@@ -356,7 +356,7 @@ class LoginThrottle:
         counted) when this client must wait for this account."""
         wait = self.store.reserve(self.keys(email, client), self.limits, time.time())
         if wait > 0:
-            log.warning("login attempt refused by the throttle", extra={"client": client})
+            log.warning("login refused by the throttle", extra={"fields": {"client": client}})
             raise LoginThrottled(retry_after=_seconds(wait))
 
     def succeeded(self, email: str, client: str) -> None:
