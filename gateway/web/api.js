@@ -1,8 +1,16 @@
-// The one way the page talks to the gateway. It keeps the access token in memory only and the
-// refresh token in localStorage, renews the pair when a request comes back 401, and turns every
+// The one way the page talks to the gateway. It keeps the access token in memory only; the
+// refresh token lives in an HttpOnly cookie scripts cannot read (set by the auth service, sent
+// only to /api/auth), renews the access token when a request comes back 401, and turns every
 // failure into an ApiError with a message a person can read.
 
-const REFRESH_TOKEN_KEY = "coursePortal.refreshToken";
+// Not a secret: only whether this browser has a session worth renewing on page load, so an
+// anonymous visit does not ask the auth service for nothing.
+const SESSION_HINT_KEY = "coursePortal.signedIn";
+// Where earlier versions kept the refresh token: read once, traded for the cookie, removed.
+const LEGACY_REFRESH_TOKEN_KEY = "coursePortal.refreshToken";
+// Every auth call carries it: proof (a cross-site form cannot send it) that the request comes
+// from the portal's own page, which the cookie-authenticated endpoints require.
+const CSRF_HEADERS = { "X-CSRF": "1" };
 // Renew a little before the access token expires rather than collect a 401 first.
 const EXPIRY_MARGIN_MS = 30_000;
 
@@ -79,6 +87,7 @@ export function isAbort(error) {
 
 async function send(method, path, body, token, signal) {
   const headers = { Accept: "application/json" };
+  if (path.startsWith("/api/auth/")) Object.assign(headers, CSRF_HEADERS);
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
   try {
@@ -98,20 +107,20 @@ async function send(method, path, body, token, signal) {
 
 // ---- tokens ---------------------------------------------------------------------------------
 
-function storedRefreshToken() {
+function readStorage(key) {
   try {
-    return localStorage.getItem(REFRESH_TOKEN_KEY);
+    return localStorage.getItem(key);
   } catch {
-    return null; // storage disabled: the session simply does not survive a reload
+    return null; // storage disabled
   }
 }
 
-function storeRefreshToken(token) {
+function writeStorage(key, value) {
   try {
-    if (token) localStorage.setItem(REFRESH_TOKEN_KEY, token);
-    else localStorage.removeItem(REFRESH_TOKEN_KEY);
+    if (value) localStorage.setItem(key, value);
+    else localStorage.removeItem(key);
   } catch {
-    /* storage disabled */
+    /* storage disabled: the session simply is not renewed on a reload */
   }
 }
 
@@ -119,17 +128,23 @@ export function acceptTokens(pair) {
   accessToken = pair.access_token;
   const lifetime = Number(pair.expires_in) > 0 ? Number(pair.expires_in) * 1000 : 15 * 60_000;
   accessTokenExpiresAt = Date.now() + lifetime;
-  storeRefreshToken(pair.refresh_token);
+  writeStorage(SESSION_HINT_KEY, "1");
 }
 
 export function forgetTokens() {
   accessToken = null;
   accessTokenExpiresAt = 0;
-  storeRefreshToken(null);
+  writeStorage(SESSION_HINT_KEY, null);
+  writeStorage(LEGACY_REFRESH_TOKEN_KEY, null);
+}
+
+/** Whether this browser was logged in when the page was last used (the cookie may say more). */
+export function hasStoredSession() {
+  return Boolean(readStorage(SESSION_HINT_KEY) || readStorage(LEGACY_REFRESH_TOKEN_KEY));
 }
 
 export function hasSession() {
-  return Boolean(accessToken || storedRefreshToken());
+  return Boolean(accessToken || hasStoredSession());
 }
 
 export function onSessionLost(listener) {
@@ -142,13 +157,13 @@ function sessionLost() {
 }
 
 /**
- * Trade the stored refresh token for a new pair. Returns true when renewed, false when there is
- * no usable refresh token (the user is logged out); throws ApiError when the server could not
- * answer, keeping the token for a later try.
+ * Trade the refresh cookie for a new access token (the cookie rotates too). Returns true when
+ * renewed, false when there is no usable session (the user is logged out); throws ApiError when
+ * the server could not answer, keeping the session for a later try.
  *
- * Refresh tokens rotate and a spent one revokes its whole family, so two renewals must never
- * race: within the page one promise is shared, and across tabs a Web Lock serialises them (each
- * tab re-reads the token inside the lock, so it uses the one another tab may just have stored).
+ * Refresh tokens rotate, so renewals should not race: within the page one promise is shared,
+ * and across tabs a Web Lock serialises them (each tab's request carries the cookie another tab
+ * may just have renewed). The auth service forgives a second use within a few seconds anyway.
  */
 export function refreshSession() {
   if (!refreshInFlight) {
@@ -165,19 +180,19 @@ function withRefreshLock(task) {
 }
 
 async function renewTokens() {
-  const token = storedRefreshToken();
-  if (!token) {
-    accessToken = null;
-    return false;
-  }
-  const response = await send("POST", "/api/auth/refresh", { refresh_token: token });
+  // A token an earlier version left in localStorage is sent once in the body; the answer sets
+  // the cookie, and the token leaves localStorage for good.
+  const legacy = readStorage(LEGACY_REFRESH_TOKEN_KEY);
+  const response = await send("POST", "/api/auth/refresh", legacy ? { refresh_token: legacy } : {});
   if (response.ok) {
+    writeStorage(LEGACY_REFRESH_TOKEN_KEY, null);
     acceptTokens(await response.json());
     return true;
   }
   if (response.status >= 400 && response.status < 500 && response.status !== 429) {
-    // Expired, revoked or reused: this token will never work again.
-    if (storedRefreshToken() === token) storeRefreshToken(null);
+    // No cookie, or an expired, revoked or reused token: this session will never work again.
+    if (legacy) writeStorage(LEGACY_REFRESH_TOKEN_KEY, null);
+    writeStorage(SESSION_HINT_KEY, null);
     accessToken = null;
     return false;
   }
@@ -186,7 +201,7 @@ async function renewTokens() {
 
 async function currentAccessToken() {
   if (accessToken && Date.now() < accessTokenExpiresAt - EXPIRY_MARGIN_MS) return accessToken;
-  if (!storedRefreshToken()) return accessToken;
+  if (!hasSession()) return accessToken;
   const renewed = await refreshSession();
   return renewed ? accessToken : null;
 }
@@ -337,8 +352,8 @@ export const api = {
   login: (email, password) => request("POST", "/api/auth/login", { body: { email, password } }),
   register: (email, password, fullName) =>
     request("POST", "/api/auth/register", { body: { email, password, full_name: fullName } }),
-  logout: (refreshToken) =>
-    request("POST", "/api/auth/logout", { body: { refresh_token: refreshToken } }),
+  // The refresh cookie says which login ends; the answer clears it.
+  logout: () => request("POST", "/api/auth/logout", { body: {} }),
   me: () => request("GET", "/api/auth/me", { auth: true }),
-  storedRefreshToken,
+  hasStoredSession,
 };

@@ -129,7 +129,7 @@ async function restoreStoredSession() {
   try {
     await restoreSession();
   } catch (error) {
-    // The auth service could not answer: keep the stored token for the next visit.
+    // The auth service could not answer: the cookie stays for the next visit.
     toast(
       error.unavailable
         ? "Не удалось восстановить вход: сервис авторизации недоступен."

@@ -1,5 +1,6 @@
-// Who is logged in: restored from the stored refresh token on page load, changed by the login,
-// registration and logout forms. Views listen for the "user" event.
+// Who is logged in: restored on page load from the refresh cookie (HttpOnly, so only the auth
+// service can read it), changed by the login, registration and logout forms. Views listen for
+// the "user" event.
 
 import { api, acceptTokens, forgetTokens, onSessionLost, refreshSession } from "./api.js";
 import { emit, state } from "./state.js";
@@ -27,12 +28,12 @@ async function loadUser({ notify = true } = {}) {
 }
 
 /**
- * On page load: a stored refresh token keeps the user logged in across reloads. Sets
- * state.user without announcing it; the caller emits "user" once start-up is done.
+ * On page load: the refresh cookie keeps the user logged in across reloads. Sets state.user
+ * without announcing it; the caller emits "user" once start-up is done.
  */
 export async function restoreSession() {
   state.user = null;
-  if (!api.storedRefreshToken()) return null;
+  if (!api.hasStoredSession()) return null;
   const renewed = await refreshSession(); // throws ApiError when auth cannot be reached
   if (!renewed) return null;
   return loadUser({ notify: false });
@@ -49,13 +50,10 @@ export async function register(email, password, fullName) {
 }
 
 export async function logout() {
-  const refreshToken = api.storedRefreshToken();
   forgetTokens();
   setUser(null);
-  if (refreshToken) {
-    // Revoking is best effort: the tokens are already gone from this page.
-    await api.logout(refreshToken).catch(() => {});
-  }
+  // Revoking (and clearing the cookie) is best effort: the page already forgot the session.
+  await api.logout().catch(() => {});
 }
 
 onSessionLost(() => {

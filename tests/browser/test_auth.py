@@ -1,5 +1,6 @@
-"""Login, registration and logout; the refresh token keeps a user logged in across reloads
-while the access token never leaves memory; a 401 renews the pair once for all waiting calls."""
+"""Login, registration and logout; the refresh token keeps a user logged in across reloads from
+an HttpOnly cookie no script can read, while the access token never leaves memory; a 401 renews
+the pair once for all waiting calls."""
 
 import json
 import uuid
@@ -34,27 +35,44 @@ def test_register_then_reload_keeps_the_user_and_logout_ends_it(page, portal, sc
     expect(page.locator("#account")).to_contain_text("Анна Иванова")
     expect(sider(page).get_by_text("Здесь пока пусто.")).to_be_visible()
 
-    stored = json.loads(page.evaluate(STORED))
-    refresh_token = stored["local"][REFRESH_TOKEN_KEY]
-    assert refresh_token
+    # Before: the 30-day refresh token sat in localStorage, in reach of any script.
+    stored = json.dumps(json.loads(page.evaluate(STORED)))
+    cookie = refresh_cookie(page)
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/api/auth"
+    assert cookie["value"] not in stored and REFRESH_TOKEN_KEY not in stored
     # The access token (a JWT) lives in memory only.
-    assert "eyJ" not in json.dumps(stored)
+    assert "eyJ" not in stored
 
     page.reload()
     expect(page.locator("#account")).to_contain_text("Анна Иванова")
-    renewed = page.evaluate(f"() => localStorage.getItem('{REFRESH_TOKEN_KEY}')")
-    assert renewed and renewed != refresh_token  # rotated on the way
+    renewed = refresh_cookie(page)["value"]
+    assert renewed != cookie["value"]  # rotated on the way
 
     page.get_by_role("button", name="Выйти").click()
     expect(toast(page, "Вы вышли из системы")).to_be_visible()
     expect(page.locator("#account").get_by_role("button", name="Войти")).to_be_visible()
-    assert page.evaluate(f"() => localStorage.getItem('{REFRESH_TOKEN_KEY}')") is None
+    page.wait_for_function("() => !localStorage.getItem('coursePortal.signedIn')")
+    assert refresh_cookie(page) is None
     revoked = portal.api("POST", "/api/auth/refresh", json={"refresh_token": renewed})
     assert revoked.status_code == 401
 
     page.reload()
     expect(page.locator("#account").get_by_role("button", name="Войти")).to_be_visible()
     expect(sider(page)).to_contain_text("Войдите, чтобы собирать здесь курсы")
+
+
+def refresh_cookie(page):
+    cookies = [c for c in page.context.cookies() if c["name"] == "portal_refresh"]
+    return cookies[0] if cookies else None
+
+
+def test_a_token_an_earlier_version_stored_is_moved_into_the_cookie(page, portal):
+    email, password = portal.register_user()
+    resume_session(page, portal.login(email, password)["refresh_token"])
+    assert page.evaluate(f"() => localStorage.getItem('{REFRESH_TOKEN_KEY}')") is None
+    assert refresh_cookie(page)["httpOnly"]
+    page.reload()
+    expect(page.get_by_role("button", name="Выйти")).to_be_visible()
 
 
 def test_login_form_reports_a_wrong_password_and_then_logs_in(
@@ -90,16 +108,16 @@ def test_empty_login_form_is_caught_before_sending(page, portal):
     expect(dialog).to_be_hidden()
 
 
-def test_a_spent_refresh_token_just_means_logged_out(page, portal, console_problems):
+def test_a_revoked_refresh_token_just_means_logged_out(page, portal, console_problems):
     console_problems.expect(r"status of 401")
     email, password = portal.register_user()
-    spent = portal.login(email, password)["refresh_token"]
-    assert portal.api("POST", "/api/auth/refresh", json={"refresh_token": spent}).ok
+    revoked = portal.login(email, password)["refresh_token"]
+    assert portal.api("POST", "/api/auth/logout", json={"refresh_token": revoked}).ok
     page.goto("/")
-    page.evaluate("([k, v]) => localStorage.setItem(k, v)", [REFRESH_TOKEN_KEY, spent])
+    page.evaluate("([k, v]) => localStorage.setItem(k, v)", [REFRESH_TOKEN_KEY, revoked])
     page.reload()
     expect(page.locator("#account").get_by_role("button", name="Войти")).to_be_visible()
-    assert page.evaluate(f"() => localStorage.getItem('{REFRESH_TOKEN_KEY}')") is None
+    page.wait_for_function(f"() => localStorage.getItem('{REFRESH_TOKEN_KEY}') === null")
 
 
 def test_a_401_renews_the_tokens_once_for_all_waiting_requests(page, portal, console_problems):
