@@ -273,8 +273,39 @@ def revocations():
     return response
 
 
+JWK_SET = {
+    "type": "object",
+    "required": ["keys"],
+    "properties": {
+        "keys": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["kty", "kid"],
+                "properties": {
+                    "kty": {"type": "string", "example": "RSA"},
+                    "kid": {"type": "string"},
+                    "use": {"type": "string", "example": "sig"},
+                    "alg": {"type": "string", "example": "RS256"},
+                    "n": {"type": "string"},
+                    "e": {"type": "string"},
+                },
+            },
+        }
+    },
+}
+
+
 @jwks_blp.route("/.well-known/jwks.json")
 @jwks_blp.route("/api/auth/jwks.json", endpoint="jwks_via_gateway")
+@jwks_blp.doc(
+    responses={
+        "200": {
+            "description": "A JWK Set (RFC 7517)",
+            "content": {"application/json": {"schema": JWK_SET}},
+        }
+    }
+)
 def jwks():
     """The public signing keys (current and previous), as a JWK Set."""
     response = jsonify(current_app.extensions["auth_tokens"].keys.jwks())
