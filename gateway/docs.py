@@ -102,7 +102,15 @@ class MergedDocs:
         self._lock = threading.Lock()
 
     def document(self) -> dict:
-        with self._lock:
+        """The merged document. One thread at a time asks the services; meanwhile the others
+        get the previous document at once instead of queueing behind a slow service (only the
+        very first build is waited for)."""
+        previous = self._document
+        if previous is not None and self.clock() < self._expires:
+            return previous
+        if not self._lock.acquire(blocking=previous is None):
+            return previous
+        try:
             if self._document is None or self.clock() >= self._expires:
                 specs, missing = {}, []
                 for service, source in self.sources.items():
@@ -113,6 +121,8 @@ class MergedDocs:
                 self._document = merge_specs(specs, self.routes, missing)
                 self._expires = self.clock() + (RETRY_SECONDS if missing else FRESH_SECONDS)
             return self._document
+        finally:
+            self._lock.release()
 
 
 def http_spec_source(base_url: str, service: str) -> SpecSource:

@@ -166,3 +166,36 @@ def test_merged_document_with_every_service_down_is_still_a_document(client):
     document = response.get_json()
     assert document["paths"] == {}
     assert "did not answer" in document["info"]["description"]
+
+
+def test_a_hung_service_holds_one_thread_not_every_docs_request():
+    import threading
+
+    release = threading.Event()
+    hanging = threading.Event()
+
+    def catalog():
+        if merged_ready.is_set():
+            hanging.set()
+            release.wait(10)  # the catalog hangs on the refresh
+        return CATALOG
+
+    merged_ready = threading.Event()
+    clock = Clock()
+    merged = MergedDocs({"catalog": catalog}, ROUTES_TABLE, clock=clock)
+    first = merged.document()
+    merged_ready.set()
+    clock.now += FRESH_SECONDS
+    refresher = threading.Thread(target=merged.document)
+    refresher.start()
+    assert hanging.wait(5)
+    # Every other request meanwhile gets the previous document at once.
+    answers = []
+    others = [threading.Thread(target=lambda: answers.append(merged.document())) for _ in range(5)]
+    for thread in others:
+        thread.start()
+    for thread in others:
+        thread.join(1)
+    assert answers == [first] * 5
+    release.set()
+    refresher.join(5)
