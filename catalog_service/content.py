@@ -36,8 +36,11 @@ log = logging.getLogger(__name__)
 
 # An object younger than this may belong to an upload still in flight; the sweep leaves it.
 SWEEP_GRACE = timedelta(minutes=15)
-# A material still "pending" after this lost its task (a worker died): it is queued again.
+# A material still "pending" after this lost its task (a worker died): it is queued again
+# (TEXT_PENDING_RETRY_AFTER).
 PENDING_RETRY_AFTER = timedelta(minutes=10)
+# Deleted courses and materials stay in the recycle bin this long (CATALOG_RECYCLE_DAYS).
+RECYCLE_DAYS = 30
 
 TextQueue = Callable[[int], None]
 
@@ -229,9 +232,10 @@ def extract_text(
     return values["text_status"]
 
 
-def stale_pending(session: Session) -> list[int]:
-    """Materials whose extraction task was lost (pending for too long): to queue again."""
-    cutoff = utcnow() - PENDING_RETRY_AFTER
+def stale_pending(session: Session, after: timedelta = PENDING_RETRY_AFTER) -> list[int]:
+    """Materials whose extraction task was lost (pending for longer than `after`): to queue
+    again."""
+    cutoff = utcnow() - after
     return list(
         session.scalars(
             select(Material.id).where(
@@ -241,8 +245,17 @@ def stale_pending(session: Session) -> list[int]:
     )
 
 
+def purge(session: Session, keep_days: int = RECYCLE_DAYS) -> tuple[int, int]:
+    """Delete for good what has been in the recycle bin longer than `keep_days`; returns
+    (courses, materials). The objects of their files are then unreferenced: `sweep` takes them."""
+    return services.purge_deleted(session, older_than=timedelta(days=keep_days))
+
+
 def sweep(session: Session, storage: FileStorage, grace: timedelta = SWEEP_GRACE) -> int:
-    """Delete objects no material points at, once older than `grace`; returns how many."""
+    """Delete objects no material points at, once older than `grace`; returns how many.
+
+    A material in the recycle bin still points at its object: the file survives until `purge`.
+    """
     cutoff = utcnow() - grace
     unreferenced = select(StoredFile.sha256).where(
         StoredFile.created_at < cutoff,

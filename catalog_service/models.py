@@ -60,6 +60,10 @@ class Course(Base):
     text_stems: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # In the recycle bin since then, deleted by that user (an admin); purged after
+    # CATALOG_RECYCLE_DAYS. Every read leaves a deleted course out.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_by: Mapped[int | None] = mapped_column(BigInteger)
 
     teachers: Mapped[list["CourseTeacher"]] = relationship(
         back_populates="course", cascade="all, delete-orphan", passive_deletes=True
@@ -114,6 +118,10 @@ class Material(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # In the recycle bin since then, deleted by that user (a teacher of the course or an admin);
+    # purged after CATALOG_RECYCLE_DAYS. Until then it keeps its file (and the file's object).
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_by: Mapped[int | None] = mapped_column(BigInteger)
 
     type: Mapped[MaterialType] = relationship(lazy="joined", innerjoin=True)
     course: Mapped[Course] = relationship(lazy="raise_on_sql")

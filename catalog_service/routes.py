@@ -15,6 +15,7 @@ from service_kit.routing import MAX_USER_ID
 from . import content, search, services
 from .cache import cached_response, etagged_response
 from .downloads import file_response
+from .recycle_schemas import DeletedCourseSchema, DeletedMaterialSchema
 from .rendering import render_markdown
 from .schemas import (
     CourseCreateSchema,
@@ -134,6 +135,59 @@ class CourseById(MethodView):
         """Edit or deactivate a course (admin)."""
         return services.update_course(get_session(), course_id, changes)
 
+    @require_permission(COURSES_ADMIN)
+    @blp.response(204)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def delete(self, course_id):
+        """Move a course and its materials to the recycle bin (admin)."""
+        services.delete_course(get_session(), current_principal(), course_id)
+
+
+def _keep_days() -> int:
+    return current_app.config["CATALOG_RECYCLE_DAYS"]
+
+
+@blp.route(f"/courses/{COURSE_ID}/restore")
+class CourseRestore(MethodView):
+    @require_permission(COURSES_ADMIN)
+    @blp.response(200, CourseDetailsSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def post(self, course_id):
+        """Take a course out of the recycle bin, with its materials (admin)."""
+        return services.restore_course(get_session(), course_id)
+
+
+@blp.route("/recycle-bin/courses")
+class DeletedCourses(MethodView):
+    @require_permission(COURSES_ADMIN)
+    @blp.response(200, DeletedCourseSchema(many=True))
+    def get(self):
+        """Courses in the recycle bin, most recent first, with when they will be purged (admin)."""
+        return services.deleted_courses(get_session(), keep_days=_keep_days())
+
+
+@blp.route(f"/courses/{COURSE_ID}/recycle-bin")
+class CourseRecycleBin(MethodView):
+    @require_permission(MATERIALS_WRITE)
+    @blp.response(200, DeletedMaterialSchema(many=True))
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, course_id):
+        """A course's deleted materials: who deleted them, when, when they will be purged
+        (a teacher of the course, or an admin)."""
+        return services.recycle_bin(
+            get_session(), current_principal(), course_id, keep_days=_keep_days()
+        )
+
+
+@blp.route(f"/courses/{COURSE_ID}/materials/{MATERIAL_ID}/restore")
+class MaterialRestore(MethodView):
+    @require_permission(MATERIALS_WRITE)
+    @blp.response(200, MaterialSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def post(self, course_id, material_id):
+        """Take a material out of the recycle bin (a teacher of the course, or an admin)."""
+        return services.restore_material(get_session(), current_principal(), course_id, material_id)
+
 
 @blp.route(f"/courses/{COURSE_ID}/teachers/{USER_ID}")
 class CourseTeacher(MethodView):
@@ -208,7 +262,7 @@ class MaterialById(MethodView):
     @blp.response(204)
     @blp.alt_response(404, response="NOT_FOUND")
     def delete(self, course_id, material_id):
-        """Delete a material (a teacher of the course, or an admin)."""
+        """Move a material to its course's recycle bin (a teacher of the course, or an admin)."""
         services.delete_material(get_session(), current_principal(), course_id, material_id)
 
 

@@ -165,7 +165,7 @@ def _on_postgres(session: Session) -> bool:
 
 
 def _courses(session: Session, query: Query, limit: int) -> Sequence[Course]:
-    matching = select(Course.id).where(Course.is_active)
+    matching = select(Course.id).where(Course.is_active, Course.deleted_at.is_(None))
     statement = select(Course)
     return session.scalars(
         _ranked(session, "courses", Course.id, matching, statement, query, limit)
@@ -176,7 +176,9 @@ def _materials(
     session: Session, query: Query, course_id: int | None, type_code: str | None, limit: int
 ) -> Sequence[Material]:
     matching = (
-        select(Material.id).join(Course, Course.id == Material.course_id).where(Course.is_active)
+        select(Material.id)
+        .join(Course, Course.id == Material.course_id)
+        .where(Course.is_active, Course.deleted_at.is_(None), Material.deleted_at.is_(None))
     )
     if course_id is not None:
         matching = matching.where(Material.course_id == course_id)

@@ -7,7 +7,7 @@ transaction as the change it announces.
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, select, update
@@ -121,7 +121,7 @@ def semester_title(semester: int) -> str:
 def _active_courses():
     return (
         select(Course)
-        .where(Course.is_active.is_(True))
+        .where(Course.is_active.is_(True), Course.deleted_at.is_(None))
         .order_by(Course.semester, Course.name, Course.id)
     )
 
@@ -187,9 +187,20 @@ def search_courses(session: Session, query: str, limit: int = SEARCH_LIMIT_DEFAU
     return found
 
 
-def _course(session: Session, course_id: int, *, include_inactive: bool = False) -> Course:
+def _course(
+    session: Session,
+    course_id: int,
+    *,
+    include_inactive: bool = False,
+    include_deleted: bool = False,
+) -> Course:
+    """The course; a deleted one (in the recycle bin) exists only for `include_deleted`."""
     course = session.get(Course, course_id) if 1 <= course_id <= MAX_ID else None
-    if course is None or not (course.is_active or include_inactive):
+    if (
+        course is None
+        or not (course.is_active or include_inactive)
+        or (course.deleted_at is not None and not include_deleted)
+    ):
         raise NotFound(f"Course {course_id} does not exist.")
     return course
 
@@ -203,7 +214,7 @@ def _details(session: Session, course: Course) -> CourseDetails:
     counts = dict(
         session.execute(
             select(Material.type_code, func.count())
-            .where(Material.course_id == course.id)
+            .where(Material.course_id == course.id, Material.deleted_at.is_(None))
             .group_by(Material.type_code)
         ).all()
     )
@@ -256,7 +267,7 @@ def list_materials(
         select(Material)
         .join(Material.type)
         .options(contains_eager(Material.type))
-        .where(Material.course_id == course.id)
+        .where(Material.course_id == course.id, Material.deleted_at.is_(None))
         .order_by(MaterialType.sort_order, Material.lesson_number, Material.id)
     )
     if material_type is not None:
@@ -266,10 +277,17 @@ def list_materials(
     return CourseMaterials(course.id, course.name, list(session.scalars(statement)))
 
 
-def get_material(session: Session, course_id: int, material_id: int) -> Material:
+def get_material(
+    session: Session, course_id: int, material_id: int, *, include_deleted: bool = False
+) -> Material:
+    """One material of an active course; a deleted one exists only for `include_deleted`."""
     course = _course(session, course_id)
     material = session.get(Material, material_id) if 1 <= material_id <= MAX_ID else None
-    if material is None or material.course_id != course.id:
+    if (
+        material is None
+        or material.course_id != course.id
+        or (material.deleted_at is not None and not include_deleted)
+    ):
         raise NotFound(f"Material {material_id} of course {course_id} does not exist.")
     return material
 
@@ -488,10 +506,115 @@ def reindex_material(session: Session, material: Material) -> None:
 
 
 def delete_material(session: Session, editor: Principal, course_id: int, material_id: int) -> None:
-    """Delete a material (its file's object goes with the next sweep if nothing else uses it)."""
+    """Move a material to its course's recycle bin: hidden everywhere, restorable until it is
+    purged (its file, and the file's object, stay until then)."""
     material = editable_material(session, editor, course_id, material_id)
-    session.delete(material)
+    material.deleted_at = utcnow()
+    material.deleted_by = editor.user_id
     commit_change(session)
+
+
+# --- the recycle bin -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """A course or material in the recycle bin: who deleted it, when, and when it goes."""
+
+    item: Any
+    deleted_at: datetime
+    deleted_by: int | None
+    purge_at: datetime
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.item, name)  # the item's own fields, for the answer's schema
+
+
+def _in_bin(item: Course | Material, keep_days: int) -> Deleted:
+    return Deleted(item, item.deleted_at, item.deleted_by, item.deleted_at + timedelta(keep_days))
+
+
+def recycle_bin(
+    session: Session, editor: Principal, course_id: int, *, keep_days: int
+) -> list[Deleted]:
+    """The deleted materials of a course, most recent first (its teachers and admins)."""
+    course = editable_course(session, editor, course_id)
+    materials = session.scalars(
+        select(Material)
+        .where(Material.course_id == course.id, Material.deleted_at.is_not(None))
+        .order_by(Material.deleted_at.desc(), Material.id)
+    )
+    return [_in_bin(material, keep_days) for material in materials]
+
+
+def restore_material(
+    session: Session, editor: Principal, course_id: int, material_id: int
+) -> Material:
+    """Take a material out of the recycle bin (its teachers and admins); a no-op if it is not
+    in it. Once purged it is gone: 404."""
+    editable_course(session, editor, course_id)
+    material = get_material(session, course_id, material_id, include_deleted=True)
+    if material.deleted_at is not None:
+        material.deleted_at = None
+        material.deleted_by = None
+        commit_change(session)
+    return _reload_material(session, material)
+
+
+def delete_course(session: Session, editor: Principal, course_id: int) -> None:
+    """Move a course, with its materials, to the recycle bin (admin): hidden everywhere,
+    restorable until it is purged."""
+    course = _course(session, course_id, include_inactive=True)
+    course.deleted_at = utcnow()
+    course.deleted_by = editor.user_id
+    commit_change(session)
+
+
+def deleted_courses(session: Session, *, keep_days: int) -> list[Deleted]:
+    """The courses in the recycle bin, most recent first (admin)."""
+    courses = session.scalars(
+        select(Course).where(Course.deleted_at.is_not(None)).order_by(Course.deleted_at.desc())
+    )
+    return [_in_bin(course, keep_days) for course in courses]
+
+
+def restore_course(session: Session, course_id: int) -> CourseDetails:
+    """Take a course out of the recycle bin (admin), with the materials it had; a no-op if
+    it is not in it."""
+    course = _course(session, course_id, include_inactive=True, include_deleted=True)
+    if course.deleted_at is not None:
+        course.deleted_at = None
+        course.deleted_by = None
+        commit_change(session)
+    return _details(session, course)
+
+
+def purge_deleted(session: Session, *, older_than: timedelta) -> tuple[int, int]:
+    """Delete for good the courses and materials in the recycle bin longer than `older_than`;
+    returns (courses, materials). Their files' objects go with the sweep that follows."""
+    cutoff = utcnow() - older_than
+    expired_courses = select(Course.id).where(Course.deleted_at < cutoff).scalar_subquery()
+    materials = session.execute(
+        delete(Material)
+        .where((Material.deleted_at < cutoff) | Material.course_id.in_(expired_courses))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.execute(
+        delete(CourseTeacher)
+        .where(CourseTeacher.course_id.in_(expired_courses))
+        .execution_options(synchronize_session=False)
+    )
+    courses = session.execute(
+        delete(Course)
+        .where(Course.deleted_at < cutoff)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if courses or materials:
+        commit_change(session)
+    else:
+        session.rollback()
+    session.expunge_all()  # rows deleted in bulk: what the session held may be gone
+    return courses, materials
 
 
 def _reload_material(session: Session, material: Material) -> Material:

@@ -21,7 +21,21 @@ def from_environment() -> dict:
         # The worker's limits for reading one file's text.
         "TEXT_EXTRACTION_TIMEOUT": seconds("TEXT_EXTRACTION_TIMEOUT", 60.0),
         "TEXT_MAX_CHARS": 1_000_000,
+        # A material still "pending" this long lost its extraction task (a worker killed
+        # mid-file): the sweep queues it again.
+        "TEXT_PENDING_RETRY_AFTER": seconds("TEXT_PENDING_RETRY_AFTER", 600.0),
+        # Deleted courses and materials stay restorable this long, then the sweep purges them.
+        "CATALOG_RECYCLE_DAYS": _days("CATALOG_RECYCLE_DAYS", 30),
     }
+
+
+def _days(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= 3650:
+        raise ValueError(f"{name} must be a whole number of days from 1 to 3650, got {raw!r}")
+    return int(raw)
 
 
 def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:

@@ -87,13 +87,18 @@ def extract_material_text(material_id: int) -> str:
 
 @huey.periodic_task(crontab(minute="*/5"))
 def sweep_files() -> None:
-    """Remove objects no material points at; queue again extractions whose task was lost."""
+    """Purge the recycle bin's expired courses and materials, remove objects no material points
+    at, and queue again extractions whose task was lost."""
     current = runtime()
+    config = current.config
     with current.database.session() as session:
+        courses, materials = content.purge(session, config["CATALOG_RECYCLE_DAYS"])
         removed = content.sweep(session, current.storage)
-        lost = content.stale_pending(session)
+        lost = content.stale_pending(session, timedelta(seconds=config["TEXT_PENDING_RETRY_AFTER"]))
     for material_id in lost:
         extract_material_text(material_id)
+    if courses or materials:
+        log.info("sweep: purged %s course(s) and %s material(s)", courses, materials)
     if removed or lost:
         log.info("sweep: %s object(s) removed, %s extraction(s) queued again", removed, len(lost))
 

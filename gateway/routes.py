@@ -62,6 +62,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/material-types", "catalog", public_methods=READS),
     Route("/api/search", "catalog", public_methods=READS),
     Route("/api/teacher", "catalog"),
+    Route("/api/recycle-bin", "catalog"),
     Route("/api/auth", "auth"),
     Route("/api/auth/register", "auth", public_methods=frozenset({"POST"})),
     Route("/api/auth/login", "auth", public_methods=frozenset({"POST"})),

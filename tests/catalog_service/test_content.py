@@ -301,11 +301,14 @@ def test_an_object_written_before_a_failed_commit_is_swept(session, storage):
     assert not stored(storage, data)
 
 
-def test_deleting_a_material_releases_its_object_at_the_next_sweep(
+def test_a_deleted_materials_object_is_released_at_the_sweep_after_its_purge(
     attach, session, storage, catalog
 ):
     data = documents.pdf("Удаляемый")
     attach(data, "a.pdf")
     services.delete_material(session, ADMIN, catalog.algorithms.id, catalog.lecture.id)
+    assert content.sweep(session, storage, grace=timedelta(0)) == 0  # in the recycle bin
+    assert stored(storage, data)
+    assert content.purge(session, keep_days=0) == (0, 1)
     assert content.sweep(session, storage, grace=timedelta(0)) == 1
     assert not stored(storage, data)
