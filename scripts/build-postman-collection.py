@@ -607,7 +607,7 @@ pm.test('the body and its HTML', () => {
                 200,
                 path={"course_id": "{{newCourseId}}", "material_id": "{{newMaterialId}}"},
                 tests="""
-pm.test('the body as the material's text', () => {
+pm.test('the body is its text', () => {
   const text = pm.response.json();
   pm.expect(text.source).to.eql('body');
   pm.expect(text.text).to.include('Алгоритм Евклида');
@@ -729,6 +729,20 @@ pm.test('exactly the student', () => {
                 body={"role": "teacher"},
                 tests="""
 pm.test('now a teacher', () => pm.expect(pm.response.json().role).to.eql('teacher'));
+""",
+            ),
+            Step(
+                "Look up one user (admin), as the catalog does before assigning a teacher",
+                "GET /api/auth/users/{user_id}",
+                200,
+                token="adminToken",
+                path={"user_id": "{{studentId}}"},
+                tests="""
+pm.test('the user, active', () => {
+  const user = pm.response.json();
+  pm.expect(user.id).to.eql(n('studentId'));
+  pm.expect(user.is_active).to.eql(true);
+});
 """,
             ),
             Step(
