@@ -10,6 +10,7 @@ import { favoriteButton } from "./favorites.js";
 import { fileCard } from "./files.js";
 import { courseTypes, groupTitle, loadMaterialTypes, typeClass, typeCode, typeLabel } from "./materialTypes.js";
 import { materialBody } from "./richText.js";
+import { recycleBin } from "./recycleBin.js";
 import { navigate, routeHref } from "./router.js";
 import { liveSearch, searchHit } from "./search.js";
 import { canEditCourse, state } from "./state.js";
@@ -179,10 +180,20 @@ async function courseMaterials(route, { previousRoute, reuse }, token) {
   return data;
 }
 
+// The course whose "Корзина" is open: it stays open while the page redraws (a delete, a restore).
+let recycleBinOpenFor = null;
+
 function coursePage(route, courseName, materials) {
   const activeType = typeCode(route.type, materials);
   const editable = canEditCourse(route.courseId);
   const types = courseTypes(materials);
+  const bin = editable
+    ? recycleBin(route.courseId, {
+        open: recycleBinOpenFor === route.courseId,
+        onToggle: (open) => (recycleBinOpenFor = open ? route.courseId : null),
+        onRestored: () => rerender(),
+      })
+    : null;
   return h(
     "article",
     { class: "course-page" },
@@ -192,8 +203,9 @@ function coursePage(route, courseName, materials) {
       "div",
       { class: "toolbar" },
       typeChips(route, types, materials, activeType),
-      editable ? addMaterialButton(route) : null,
+      editable ? h("div", { class: "toolbar-actions" }, bin.toggle, addMaterialButton(route)) : null,
     ),
+    bin ? bin.panel : null,
     materialList(route, { materials, types, activeType, editable }),
   );
 }
@@ -406,7 +418,8 @@ async function changeMaterial(route, material) {
 }
 
 async function deleteMaterial(route, material) {
-  if (!(await confirmAction(`Удалить материал «${material.title}»? Это действие нельзя отменить.`))) return;
+  const question = `Удалить материал «${material.title}»? Он попадёт в корзину курса, откуда его можно восстановить.`;
+  if (!(await confirmAction(question))) return;
   try {
     await api.deleteMaterial(route.courseId, material.id);
   } catch (error) {
