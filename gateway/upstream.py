@@ -57,38 +57,44 @@ _STALE = (ConnectionResetError, BrokenPipeError)
 class Bulkhead:
     """At most `limit` threads of this process inside exchanges with one service.
 
-    Entering never waits on a stuck service: when every slot is taken, a request waits a moment
-    (`patience`) only if a slot was handed back recently (the service is busy, not stuck);
-    otherwise, or if no slot frees up meanwhile, it is refused with a 503 and Retry-After.
+    When every slot is taken, a request waits for one only while the service shows progress (a
+    slot was taken or handed back within `progress_window` seconds) and for `max_wait` seconds
+    at most: a busy service drains its queue, so a burst waits its turn; a stuck one hands
+    nothing back, so from `progress_window` after its last sign of life the requests past its
+    share are refused at once with a 503 and Retry-After instead of waiting on it.
     """
 
-    __slots__ = ("_last_release", "_slots", "limit", "name", "patience", "progress_window")
+    __slots__ = ("_last_activity", "_slots", "limit", "max_wait", "name", "progress_window")
 
     def __init__(
-        self, name: str, limit: int, *, patience: float = 0.1, progress_window: float = 0.25
+        self, name: str, limit: int, *, max_wait: float = 5.0, progress_window: float = 0.5
     ):
         if limit < 1:
             raise ValueError("a bulkhead needs at least one slot")
         self.name = name
         self.limit = limit
-        self.patience = patience
+        self.max_wait = max_wait
         self.progress_window = progress_window
         self._slots = threading.Semaphore(limit)
-        self._last_release = float("-inf")
+        self._last_activity = float("-inf")
 
     def enter(self) -> None:
         slots = self._slots
         if slots.acquire(False):
+            self._last_activity = time.monotonic()
             return
-        if time.monotonic() - self._last_release < self.progress_window and slots.acquire(
-            timeout=self.patience
-        ):
-            return
+        now = time.monotonic()
+        deadline = now + self.max_wait
+        while now - self._last_activity < self.progress_window and now < deadline:
+            if slots.acquire(timeout=min(self.progress_window, deadline - now)):
+                self._last_activity = time.monotonic()
+                return
+            now = time.monotonic()
         log.warning("upstream %s holds all %d of its threads: refused", self.name, self.limit)
         raise EdgeError(503, f"The {self.name} service is busy; try again shortly.", retry_after=1)
 
     def leave(self) -> None:
-        self._last_release = time.monotonic()
+        self._last_activity = time.monotonic()
         self._slots.release()
 
 
@@ -128,7 +134,7 @@ class Upstream:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         # None: no cap (tests of the protocol alone).
-        self.bulkhead = Bulkhead(name, concurrency) if concurrency else None
+        self.bulkhead = Bulkhead(name, concurrency, max_wait=read_timeout) if concurrency else None
         self._local = threading.local()
 
     def exchange(
