@@ -679,6 +679,28 @@ pm.test('an attachment, never sniffed', () => {
                 path={"course_id": "{{newCourseId}}", "material_id": "{{newMaterialId}}"},
             ),
             Step(
+                "It waits in the course's recycle bin (teacher)",
+                "GET /api/courses/{course_id}/recycle-bin",
+                200,
+                token="teacherToken",
+                path={"course_id": "{{newCourseId}}"},
+                tests="""
+pm.test('the deleted material is listed', () => {
+  pm.expect(pm.response.json().map((m) => m.id)).to.include(n('newMaterialId'));
+});
+""",
+            ),
+            Step(
+                "Restore the material (teacher)",
+                "POST /api/courses/{course_id}/materials/{material_id}/restore",
+                200,
+                token="teacherToken",
+                path={"course_id": "{{newCourseId}}", "material_id": "{{newMaterialId}}"},
+                tests="""
+pm.test('the material is back', () => pm.expect(pm.response.json().id).to.eql(n('newMaterialId')));
+""",
+            ),
+            Step(
                 "Unassign the teacher (admin)",
                 "DELETE /api/courses/{course_id}/teachers/{user_id}",
                 204,
@@ -701,6 +723,34 @@ pm.test('inactive', () => pm.expect(pm.response.json().is_active).to.be.false);
                 "GET /api/courses/{course_id}",
                 404,
                 path={"course_id": "{{newCourseId}}"},
+            ),
+            Step(
+                "Delete the course (admin)",
+                "DELETE /api/courses/{course_id}",
+                204,
+                token="adminToken",
+                path={"course_id": "{{newCourseId}}"},
+            ),
+            Step(
+                "Deleted courses (admin)",
+                "GET /api/recycle-bin/courses",
+                200,
+                token="adminToken",
+                tests="""
+pm.test('the deleted course is listed', () => {
+  pm.expect(pm.response.json().map((c) => c.id)).to.include(n('newCourseId'));
+});
+""",
+            ),
+            Step(
+                "Restore the course (admin)",
+                "POST /api/courses/{course_id}/restore",
+                200,
+                token="adminToken",
+                path={"course_id": "{{newCourseId}}"},
+                tests="""
+pm.test('the course is back', () => pm.expect(pm.response.json().id).to.eql(n('newCourseId')));
+""",
             ),
         ],
     ),
@@ -821,6 +871,12 @@ pm.test('the user, active', () => {
                 "POST /api/auth/refresh",
                 401,
                 body={"refresh_token": "{{studentRefreshSpent}}"},
+            ),
+            Step(
+                "Log out everywhere (admin)",
+                "POST /api/auth/logout-all",
+                204,
+                token="adminToken",
             ),
         ],
     ),
