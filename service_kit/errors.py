@@ -9,6 +9,7 @@ import logging
 from http import HTTPStatus
 
 from flask import Flask, jsonify
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,18 @@ def _handle_unexpected(error: Exception):
     return error_response(500, "The server could not complete the request.")
 
 
+def _handle_database_unavailable(error: OperationalError):
+    # The database is restarting or unreachable: the client may retry, nothing was stored.
+    log.warning("database unavailable: %s", str(error).splitlines()[0][:200])
+    return error_response(
+        503,
+        "The service's database is unavailable; try again shortly.",
+        headers={"Retry-After": "2"},
+    )
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(DomainError, _handle_domain_error)
+    app.register_error_handler(OperationalError, _handle_database_unavailable)
     app.register_error_handler(Exception, _handle_unexpected)

@@ -5,9 +5,11 @@ import json
 import pytest
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from sqlalchemy import text
 
-from service_kit import NotFound, create_service_app
+from service_kit import NotFound, create_service_app, get_session
 from service_kit.request_log import JsonFormatter
+from tests.support.processes import free_port
 
 blp = Blueprint("things", __name__, url_prefix="/api/things")
 
@@ -24,6 +26,13 @@ class Boom(MethodView):
     def get(self):
         """Fails unexpectedly."""
         raise RuntimeError("secret internal detail")
+
+
+@blp.route("/count")
+class Count(MethodView):
+    def get(self):
+        """Asks the database."""
+        return {"one": get_session().execute(text("SELECT 1")).scalar()}
 
 
 @blp.route("/echo")
@@ -77,6 +86,20 @@ def test_unexpected_error_hides_the_trace(client):
     body = assert_error(response, 500)
     assert "secret internal detail" not in response.get_data(as_text=True)
     assert "Traceback" not in body["message"]
+
+
+def test_a_database_that_cannot_be_reached_is_503_not_500():
+    app, api = create_service_app(
+        "things",
+        __name__,
+        {"DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"},
+        title="Things",
+    )
+    api.register_blueprint(blp)
+    response = app.test_client().get("/api/things/count")
+    body = assert_error(response, 503)
+    assert response.headers["Retry-After"] == "2"
+    assert "database" in body["message"] and "Traceback" not in body["message"]
 
 
 def test_body_over_one_mebibyte_is_413(client):
