@@ -2,7 +2,6 @@
 with its original name (RFC 6266 `filename*`), a strong ETag (the content's sha256), and single
 byte ranges, so an interrupted download resumes where it stopped."""
 
-import unicodedata
 from urllib.parse import quote
 
 from flask import Response, request
@@ -59,10 +58,9 @@ def _describe(response: Response, material: Material) -> None:
 
 
 def content_disposition(name: str) -> str:
-    """`attachment` with an ASCII fallback name and the exact name as RFC 5987 UTF-8."""
-    fallback = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    fallback = "".join(ch for ch in fallback if ch.isprintable() and ch not in '"\\;')
-    stem, _, extension = name.rpartition(".")
-    if not fallback.rpartition(".")[0].strip():
-        fallback = f"file.{extension}" if stem else "file"
+    """`attachment` with the exact name as RFC 5987 UTF-8 (every current browser reads it) and,
+    for the oldest clients, the name itself when it is plain ASCII, else `file.<extension>`."""
+    extension = name.rpartition(".")[2] if "." in name else ""
+    plain = name.isascii() and name.isprintable() and not any(ch in name for ch in '"\\;')
+    fallback = name if plain else (f"file.{extension}" if extension.isascii() else "file")
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"

@@ -312,3 +312,17 @@ def test_a_deleted_materials_object_is_released_at_the_sweep_after_its_purge(
     assert content.purge(session, keep_days=0) == (0, 1)
     assert content.sweep(session, storage, grace=timedelta(0)) == 1
     assert not stored(storage, data)
+
+
+@pytest.mark.parametrize(
+    ("name", "fallback"),
+    [("Лекция 1.pdf", "file.pdf"), ("notes.txt", "notes.txt"), ('a"b;.txt', "file.txt")],
+)
+def test_downloads_carry_the_exact_name_and_a_safe_ascii_fallback(name, fallback):
+    from urllib.parse import unquote
+
+    from catalog_service.downloads import content_disposition
+
+    header = content_disposition(name)
+    assert header.startswith(f'attachment; filename="{fallback}"; ')
+    assert unquote(header.split("filename*=UTF-8''")[1]) == name
