@@ -149,11 +149,9 @@ class RevocationList:
         """The list, refreshed when older than `interval`; raises `RevocationsUnavailable`
         when it is older than `grace` and cannot be refreshed."""
         now = time.monotonic()
-        if now - self._loaded_at > self.interval and now - self._attempted_at >= min(
-            self.retry_interval, self.interval
-        ):
+        if now - self._loaded_at > self.interval:
             # Within the grace a stale list will do while another thread refreshes it; past
-            # it, wait for that thread's answer.
+            # it (or before the first load), wait for that thread's answer, then judge.
             must_wait = now - self._loaded_at > self.grace
             if self._lock.acquire(blocking=must_wait):
                 try:

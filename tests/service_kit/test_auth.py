@@ -508,3 +508,36 @@ def test_malformed_revocation_lists_are_refused(document):
     with pytest.raises(ValueError):
         parse_revocations(document)
     assert parse_revocations({"revocations": {"7": 100}}) == {7: 100}
+
+
+def test_concurrent_first_writes_wait_for_the_revocation_list_instead_of_failing():
+    """32 writes arrive together before the list was ever loaded: all wait for the one fetch."""
+    import threading
+
+    from service_kit.auth import RevocationList
+
+    fetched = []
+
+    def slow_source():
+        fetched.append(1)
+        time.sleep(0.3)
+        return {"revocations": {}}
+
+    revocations = RevocationList(slow_source)
+    barrier = threading.Barrier(32)
+    outcomes = []
+
+    def write():
+        barrier.wait()
+        try:
+            revocations.not_before(7)
+            outcomes.append("ok")
+        except Exception as error:
+            outcomes.append(type(error).__name__)
+
+    threads = [threading.Thread(target=write) for _ in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes == ["ok"] * 32 and len(fetched) == 1
