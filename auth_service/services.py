@@ -2,7 +2,6 @@
 
 import hashlib
 import logging
-import math
 import secrets
 import time
 import unicodedata
@@ -150,12 +149,9 @@ def save_user(
 
 def issue_access_token(settings: TokenSettings, user: User) -> str:
     key = settings.keys.current()
-    now = int(time.time())
-    not_before = not_before_seconds(user.tokens_valid_after)
-    if not_before is not None and now < not_before:
-        # Issued within the second of a revocation: stamped with the revocation's second, so
-        # verifiers (which refuse iat < not-before) accept it (at most 1 s early; leeway is 30).
-        now = not_before
+    # To the microsecond (RFC 7519 allows a fractional NumericDate), like a revocation's
+    # not-before: a token issued just before a revocation is refused, one just after is not.
+    now = round(time.time(), 6)
     claims = {
         "iss": settings.issuer,
         "aud": settings.audience,
@@ -163,7 +159,7 @@ def issue_access_token(settings: TokenSettings, user: User) -> str:
         "role": user.role.name,
         "perms": user.role.permission_names,
         "iat": now,
-        "exp": now + ACCESS_TOKEN_SECONDS,
+        "exp": int(now) + ACCESS_TOKEN_SECONDS,
         "jti": uuid.uuid4().hex,
     }
     return jwt.encode(
@@ -287,10 +283,10 @@ def logout(session: Session, refresh_token: str) -> None:
         session.commit()
 
 
-def not_before_seconds(moment: datetime | None) -> int | None:
-    """A revocation moment as the whole second verifiers compare `iat` with (rounded up, so a
-    token issued earlier within that second is refused)."""
-    return None if moment is None else math.ceil(moment.timestamp())
+def not_before_seconds(moment: datetime | None) -> float | None:
+    """A revocation moment as the epoch seconds (to the microsecond) verifiers compare `iat`
+    with: a token issued before it is refused for writes."""
+    return None if moment is None else round(moment.timestamp(), 6)
 
 
 def revoke_user_tokens(session: Session, user: User) -> None:

@@ -28,6 +28,7 @@ until auth answers again; reads never need the list. The gateway checks signatur
 import base64
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -94,8 +95,10 @@ def revocations_url_for(jwks_url: str) -> str:
     return urljoin(jwks_url, "revocations.json")
 
 
-def parse_revocations(document: Any) -> dict[int, int]:
-    """`{"revocations": {"<user id>": <not before, epoch s>, ...}}` -> {user id: not before}."""
+def parse_revocations(document: Any) -> dict[int, float]:
+    """`{"revocations": {"<user id>": <not before, epoch s>, ...}}` -> {user id: not before}.
+    Not-before is to the microsecond, as is a token's `iat`: a token issued within the same
+    second as a revocation, before or after it, is told apart."""
     members = document.get("revocations") if isinstance(document, dict) else None
     if not isinstance(members, dict):
         raise ValueError("the revocation list has no revocations")
@@ -106,8 +109,9 @@ def parse_revocations(document: Any) -> dict[int, int]:
         if (
             not isinstance(user_id, str)
             or not _USER_ID.fullmatch(user_id)
-            or not isinstance(not_before, int)
+            or not isinstance(not_before, int | float)
             or isinstance(not_before, bool)
+            or not math.isfinite(not_before)
         ):
             raise ValueError("the revocation list holds a malformed entry")
         revoked[int(user_id)] = not_before
@@ -131,7 +135,7 @@ class RevocationList:
         self.grace = grace
         self.retry_interval = retry_interval
         self.name = name
-        self._revoked: dict[int, int] = {}
+        self._revoked: dict[int, float] = {}
         self._loaded_at = float("-inf")
         self._attempted_at = float("-inf")
         self._lock = threading.Lock()
@@ -145,7 +149,7 @@ class RevocationList:
             return
         self._revoked, self._loaded_at = revoked, time.monotonic()
 
-    def current(self) -> dict[int, int]:
+    def current(self) -> dict[int, float]:
         """The list, refreshed when older than `interval`; raises `RevocationsUnavailable`
         when it is older than `grace` and cannot be refreshed."""
         now = time.monotonic()
@@ -168,7 +172,7 @@ class RevocationList:
             )
         return self._revoked
 
-    def not_before(self, user_id: int) -> int | None:
+    def not_before(self, user_id: int) -> float | None:
         return self.current().get(user_id)
 
 

@@ -93,7 +93,7 @@ def test_login_returns_a_verifiable_access_token(
     assert claims["sub"] == str(user.id)
     assert claims["role"] == "teacher"
     assert set(claims["perms"]) == {"favorites:write", "materials:write"}
-    assert claims["exp"] - claims["iat"] == 900
+    assert 899 < claims["exp"] - claims["iat"] <= 900
     assert claims["iss"] == settings.issuer and claims["aud"] == settings.audience
     assert len(claims["jti"]) == 32
     assert pair.expires_in == 900 and pair.token_type == "Bearer"
