@@ -26,7 +26,8 @@ def empty_database(backend: str, directory: Path, name: str) -> Iterator[str]:
         return
     server_url = normalize_database_url(os.environ["TEST_DATABASE_URL"])
     database = f"test_{name}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    # pre_ping: a fault test may restart PostgreSQL while a session-long database is open.
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as connection:
         # With the C locale Postgres does not fold Cyrillic; C.UTF-8 does.
         connection.execute(
