@@ -253,7 +253,8 @@ def cached_response(view: Callable) -> Callable:
         cache: ResponseCache = current_app.extensions["catalog_response_cache"]
         version = _read_version()  # before any data is read
         key = None
-        query = canonical_query(schema) if schema is not None else ""
+        # No query string: nothing to validate or order (the common case, kept cheap).
+        query = canonical_query(schema) if schema is not None and request.query_string else ""
         if version is not None and query is not None:
             epoch, number = version
             key = f"{epoch}:{number}:{request.path}?{query}"
