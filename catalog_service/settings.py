@@ -2,7 +2,7 @@
 
 import os
 
-from service_kit.config import MiB, megabytes, seconds, var_dir
+from service_kit.config import MiB, choice, days, megabytes, seconds, var_dir
 
 
 def from_environment() -> dict:
@@ -12,7 +12,7 @@ def from_environment() -> dict:
         "CATALOG_CACHE": env("CATALOG_CACHE") or "on",
         # Uploaded files: "local" (a directory) or "s3" (any S3-compatible store, via boto3,
         # which also reads AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY itself).
-        "FILE_STORAGE": _choice("FILE_STORAGE", ("local", "s3"), "local"),
+        "FILE_STORAGE": choice("FILE_STORAGE", ("local", "s3"), "local"),
         "FILE_STORAGE_DIR": env("FILE_STORAGE_DIR") or str(var_dir() / "files"),
         "S3_ENDPOINT_URL": env("S3_ENDPOINT_URL") or None,
         "S3_BUCKET": env("S3_BUCKET") or "course-materials",
@@ -25,21 +25,5 @@ def from_environment() -> dict:
         # mid-file): the sweep queues it again.
         "TEXT_PENDING_RETRY_AFTER": seconds("TEXT_PENDING_RETRY_AFTER", 600.0),
         # Deleted courses and materials stay restorable this long, then the sweep purges them.
-        "CATALOG_RECYCLE_DAYS": _days("CATALOG_RECYCLE_DAYS", 30),
+        "CATALOG_RECYCLE_DAYS": days("CATALOG_RECYCLE_DAYS", 30),
     }
-
-
-def _days(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= 3650:
-        raise ValueError(f"{name} must be a whole number of days from 1 to 3650, got {raw!r}")
-    return int(raw)
-
-
-def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
-    value = (os.environ.get(name) or default).lower()
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-    return value

@@ -67,11 +67,32 @@ def seconds(name: str, default: float) -> float:
     return value
 
 
-def megabytes(name: str, default: int) -> int:
-    """A size in MiB from the environment; a value that is not one stops the start-up, clearly."""
+def whole_number(name: str, default: int, low: int, high: int, unit: str) -> int:
+    """A whole number from the environment within [low, high]; otherwise the start-up stops,
+    saying which variable is wrong."""
     raw = os.environ.get(name)
     if not raw:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= 10_240:
-        raise ValueError(f"{name} must be a whole number of MiB from 1 to 10240, got {raw!r}")
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ValueError(
+            f"{name} must be a whole number of {unit} from {low} to {high}, got {raw!r}"
+        )
     return int(raw)
+
+
+def megabytes(name: str, default: int) -> int:
+    """A size in MiB from the environment."""
+    return whole_number(name, default, 1, 10_240, "MiB")
+
+
+def days(name: str, default: int) -> int:
+    """A number of days from the environment."""
+    return whole_number(name, default, 1, 3650, "days")
+
+
+def choice(name: str, allowed: tuple[str, ...], default: str) -> str:
+    """One of `allowed` (any letter case) from the environment."""
+    value = (os.environ.get(name) or default).lower()
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
