@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session
 
 from service_kit import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from service_kit.auth import Principal
@@ -282,9 +282,3 @@ def sweep(session: Session, storage: FileStorage, grace: timedelta = SWEEP_GRACE
             log.exception("could not delete stored file %s", sha256)
     storage.stale_partial_writes(older_than=grace.total_seconds())
     return removed
-
-
-def material_with_text(session: Session, material_id: int) -> Material | None:
-    return session.scalar(
-        select(Material).options(undefer(Material.extracted_text)).where(Material.id == material_id)
-    )

@@ -190,13 +190,6 @@ class S3Storage:
                 removed += 1
         return removed
 
-    def ensure_bucket(self) -> None:
-        """Create the bucket if it does not exist (local MinIO, tests); prod buckets pre-exist."""
-        try:
-            self.client.head_bucket(Bucket=self.bucket)
-        except ClientError:
-            self.client.create_bucket(Bucket=self.bucket)
-
 
 def _stream_body(body) -> Iterator[bytes]:
     try:

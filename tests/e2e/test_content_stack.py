@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 import pytest
 import requests
-from sqlalchemy import create_engine, func, select, update
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from catalog_service import services
@@ -169,14 +169,6 @@ class Stack:
             storage = S3Storage(self.env["S3_BUCKET"], endpoint_url=self.env["S3_ENDPOINT_URL"])
             return storage.exists(sha256)
 
-    def age_stored_files(self) -> None:
-        """Make every stored file look old, so a sweep with the default grace may take it."""
-        engine = create_engine(self.database_url)
-        with Session(engine) as session:
-            session.execute(update(StoredFile).values(created_at=func.now() - _interval(engine)))
-            session.commit()
-        engine.dispose()
-
     def sweep(self) -> str:
         return subprocess.run(
             [sys.executable, "-m", "catalog_service", "sweep-files", "--grace-minutes", "0"],
@@ -186,14 +178,6 @@ class Stack:
             text=True,
             check=True,
         ).stdout
-
-
-def _interval(engine):
-    from sqlalchemy import text
-
-    if engine.dialect.name == "postgresql":
-        return text("interval '1 hour'")
-    return text("0")
 
 
 @contextlib.contextmanager
