@@ -18,14 +18,31 @@ from typing import BinaryIO, Protocol
 
 import boto3
 from botocore.client import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from service_kit import UpstreamUnavailable
 
 CHUNK = 1024 * 1024
 _KEY = re.compile(r"[0-9a-f]{64}")
 
 
-class StorageError(Exception):
-    """The store could not be reached or refused the operation."""
+class StorageError(UpstreamUnavailable):
+    """The store could not be reached or refused the operation: a 503 for the client, who may
+    retry (nothing was recorded as stored); the store's own words go to the log."""
+
+    retry_after = 2
+
+    def __init__(self, detail: str):
+        super().__init__("The file store is unavailable; try again shortly.")
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+# What boto3 raises when the store answers with an error (ClientError) or not at all (timeouts,
+# refused or dropped connections: BotoCoreError).
+_S3_FAILURES = (ClientError, BotoCoreError)
 
 
 class FileStorage(Protocol):
@@ -76,9 +93,11 @@ class LocalStorage:
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temporary, target)
-        except BaseException:
+        except BaseException as error:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary)
+            if isinstance(error, OSError):  # a full or read-only disk
+                raise StorageError(f"writing {key}: {error}") from error
             raise
 
     def exists(self, key: str) -> bool:
@@ -148,7 +167,7 @@ class S3Storage:
             self.client.upload_fileobj(
                 source, self.bucket, key, ExtraArgs={"ContentType": content_type}
             )
-        except ClientError as error:
+        except _S3_FAILURES as error:
             raise StorageError(str(error)) from error
 
     def exists(self, key: str) -> bool:
@@ -159,6 +178,8 @@ class S3Storage:
             if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return False
             raise StorageError(str(error)) from error
+        except BotoCoreError as error:
+            raise StorageError(str(error)) from error
         return True
 
     def read(self, key: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
@@ -166,7 +187,7 @@ class S3Storage:
         byte_range = f"bytes={start}-{'' if end is None else end}"
         try:
             answer = self.client.get_object(Bucket=self.bucket, Key=key, Range=byte_range)
-        except ClientError as error:
+        except _S3_FAILURES as error:
             raise StorageError(str(error)) from error
         return _stream_body(answer["Body"])
 
@@ -174,7 +195,7 @@ class S3Storage:
         check_key(key)
         try:
             self.client.delete_object(Bucket=self.bucket, Key=key)
-        except ClientError as error:
+        except _S3_FAILURES as error:
             raise StorageError(str(error)) from error
 
     def stale_partial_writes(self, older_than: float) -> int:

@@ -19,6 +19,8 @@ class DomainError(Exception):
     """A business rule said no; `status` is the HTTP status it maps to."""
 
     status = 400
+    # Seconds a client should wait before trying again (503s of a dependency that recovers).
+    retry_after: int | None = None
 
     def __init__(self, message: str, errors: dict | None = None):
         super().__init__(message)
@@ -88,7 +90,13 @@ def _handle_http_exception(error: HTTPException):
 
 
 def _handle_domain_error(error: DomainError):
-    return error_response(error.status, error.message, error.errors)
+    headers = None
+    if error.status >= 500:
+        # The client gets the plain message; the log keeps what the dependency said.
+        log.warning("%s: %s", type(error).__name__, str(error)[:500])
+        if error.retry_after is not None:
+            headers = {"Retry-After": str(error.retry_after)}
+    return error_response(error.status, error.message, error.errors, headers)
 
 
 def _handle_unexpected(error: Exception):

@@ -9,11 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from catalog_service import content, services
+from catalog_service import content, create_app, services
 from catalog_service.models import StoredFile
-from catalog_service.storage import storage_from_config
+from catalog_service.storage import StorageError, storage_from_config
 from service_kit import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from tests.support import documents
+from tests.support.processes import free_port
 
 from .conftest import ADMIN
 
@@ -326,3 +327,53 @@ def test_downloads_carry_the_exact_name_and_a_safe_ascii_fallback(name, fallback
     header = content_disposition(name)
     assert header.startswith(f'attachment; filename="{fallback}"; ')
     assert unquote(header.split("filename*=UTF-8''")[1]) == name
+
+
+# --- the store unavailable ------------------------------------------------------------------
+
+
+@pytest.fixture
+def unreachable_store(monkeypatch):
+    """An S3 endpoint where nothing listens: every call fails to connect."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test-access-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret-key")
+    return {
+        "FILE_STORAGE": "s3",
+        "S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        "S3_BUCKET": "nowhere",
+        "S3_REGION": "us-east-1",
+    }
+
+
+def test_an_upload_to_an_unreachable_store_is_a_503_and_points_at_nothing(
+    session, catalog, unreachable_store
+):
+    storage = storage_from_config(unreachable_store)
+    with pytest.raises(StorageError) as refused:
+        content.attach_file(
+            session, storage, ADMIN, catalog.lecture.course_id, catalog.lecture.id,
+            io.BytesIO(documents.pdf("Недоступно")), "a.pdf", max_bytes=MAX,
+            queue_text=[].append,
+        )  # fmt: skip
+    assert refused.value.status == 503 and refused.value.retry_after
+    assert "unavailable" in refused.value.message  # the client's words, not boto3's
+    session.rollback()
+    material = services.get_material(session, catalog.lecture.course_id, catalog.lecture.id)
+    assert material.file_sha256 is None
+
+
+def test_the_api_answers_503_with_retry_after_when_the_store_is_down(
+    app_config, catalog, unreachable_store, bearer
+):
+    app = create_app({**app_config, **unreachable_store})
+    try:
+        response = app.test_client().put(
+            f"/api/courses/{catalog.lecture.course_id}/materials/{catalog.lecture.id}/file",
+            data={"file": (io.BytesIO(documents.pdf("Недоступно")), "a.pdf")},
+            headers=bearer(1, "admin"),
+        )
+    finally:
+        app.extensions["database"].dispose()
+    assert response.status_code == 503, response.get_json()
+    assert response.headers["Retry-After"] == "2"
+    assert response.get_json()["message"] == "The file store is unavailable; try again shortly."

@@ -141,6 +141,13 @@ class Stack:
             **kwargs,
         )
 
+    def logs(self) -> str:
+        """The processes' last log lines, for a failure's message."""
+        return "\n".join(
+            f"--- {name} ---\n{server.output(last_lines=40)}"
+            for name, server in (("catalog", self.catalog), ("gateway", self.gateway))
+        )
+
     def material(self, material: dict) -> dict:
         return requests.get(self.api(f"/materials/{material['id']}"), timeout=10).json()
 
@@ -217,7 +224,7 @@ def test_a_material_with_a_body_is_created_through_the_gateway(stack):
 def test_a_30_mib_pdf_goes_up_and_comes_back_byte_identical(stack, big_pdf):
     material = stack.new_material("Большая лекция")
     response = stack.upload(material, "Лекция 1. Введение.pdf", big_pdf)
-    assert response.status_code == 200, response.text
+    assert response.status_code == 200, (response.text, stack.logs())
     described = response.json()["file"]
     assert described["size"] == len(big_pdf) and described["sha256"] == sha256(big_pdf)
     assert described["name"] == "Лекция 1. Введение.pdf"
