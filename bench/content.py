@@ -11,8 +11,8 @@ from pathlib import Path
 import requests
 
 from catalog_service.models import Course, Material
-from catalog_service.search import stem, words
 from service_kit.permissions import ROLE_PERMISSIONS
+from service_kit.text import stem, words
 
 from . import data
 

@@ -13,18 +13,14 @@ in a title counts more than in the text), so the order does not depend on the ba
 snippet is a window of its text with the matching words marked, as data segments.
 """
 
-import re
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-import snowballstemmer
 from sqlalchemy import bindparam, column, func, literal_column, select, text
 from sqlalchemy import table as sql_table
 from sqlalchemy.orm import Session, contains_eager, undefer
 
-from service_kit.text import fold
+from service_kit.text import WORD, fold, stem, words
 
 from .models import Course, Material
 from .rendering import markdown_to_text
@@ -40,37 +36,10 @@ INDEXED_CHARS = 300_000
 SNIPPET_SOURCE_CHARS = 20_000
 SNIPPET_WIDTH = 220
 
-_WORD = re.compile(r"[^\W_]+")
-_CYRILLIC = re.compile(r"[а-я]")
-_LATIN = re.compile(r"[a-z]")
-_local = threading.local()  # a Snowball stemmer keeps state while it works: one per thread
-
 # PostgreSQL keeps each row's document vector in a generated `search_fts` column (title stems
 # weighted A, text stems B) with a GIN index over it (migration 0004): matching and ranking read
 # it instead of parsing the stems again for every row.
 PG_VECTOR_COLUMN = "search_fts"
-
-
-def _stemmers():
-    if not hasattr(_local, "russian"):
-        _local.russian = snowballstemmer.stemmer("russian")
-        _local.english = snowballstemmer.stemmer("english")
-    return _local.russian, _local.english
-
-
-@lru_cache(maxsize=200_000)
-def stem(word: str) -> str:
-    """The stem of one folded word (remembered: a language has far fewer words than texts)."""
-    russian, english = _stemmers()
-    if _CYRILLIC.search(word):
-        return russian.stemWord(word)
-    if _LATIN.search(word):
-        return english.stemWord(word)
-    return word
-
-
-def words(text: str) -> list[str]:
-    return _WORD.findall(fold(text))
 
 
 def stems(text: str) -> str:
@@ -264,7 +233,7 @@ def _add_snippets(session: Session, hits: list[Hit], query: Query) -> None:
 def snippet(sources: list[str], query: Query) -> list[dict]:
     """A window of the first source that has a match, its matching words marked."""
     for source in sources:
-        for match in _WORD.finditer(source):
+        for match in WORD.finditer(source):
             if query.matches(stem(fold(match.group()))):
                 return _window(source, match.start(), query)
     return _segments(_cut(sources[0] if sources else "", 0, SNIPPET_WIDTH), query)
@@ -288,7 +257,7 @@ def _cut(source: str, start: int, end: int) -> str:
 def _segments(piece: str, query: Query) -> list[dict]:
     segments: list[dict] = []
     position = 0
-    for match in _WORD.finditer(piece):
+    for match in WORD.finditer(piece):
         if query.matches(stem(fold(match.group()))):
             if match.start() > position:
                 segments.append({"text": piece[position : match.start()], "match": False})
