@@ -1,12 +1,10 @@
 """The catalog API: thin views over services.py and content.py."""
 
-from functools import wraps
-
-from flask import current_app, request
+from flask import current_app
 from flask.views import MethodView
 
 from service_kit import get_session
-from service_kit.api import QUERY_ARGS, Blueprint
+from service_kit.api import QUERY_ARGS, Blueprint, accepts_upload_of
 from service_kit.auth import current_principal, require_auth, require_permission
 from service_kit.pagination import PAGINATION_HEADER, Page, pagination_header
 from service_kit.permissions import COURSES_ADMIN, MATERIALS_WRITE
@@ -46,8 +44,6 @@ blp = Blueprint("catalog", __name__, url_prefix="/api", description="Courses and
 COURSE_ID = "<id:course_id>"
 MATERIAL_ID = "<id:material_id>"
 USER_ID = f"<id(max={MAX_USER_ID}):user_id>"
-# Room for the multipart framing around the file itself.
-MULTIPART_OVERHEAD = 64 * 1024
 
 
 @blp.route("/courses")
@@ -287,17 +283,7 @@ class MaterialText(MethodView):
         return content.material_text(get_session(), course_id, material_id)
 
 
-def accepts_file_upload(view):
-    """Let this request's body be as large as a material file may be (1 MiB elsewhere)."""
-
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        request.max_content_length = (
-            current_app.config["MATERIAL_FILE_MAX_BYTES"] + MULTIPART_OVERHEAD
-        )
-        return view(*args, **kwargs)
-
-    return wrapper
+accepts_file_upload = accepts_upload_of(lambda: current_app.config["MATERIAL_FILE_MAX_BYTES"])
 
 
 @blp.route(f"/courses/{COURSE_ID}/materials/{MATERIAL_ID}/file")

@@ -18,9 +18,12 @@ only to fail later, and 422 for a document that is JSON but not text:
 import json
 import math
 import re
+from collections.abc import Callable
+from functools import wraps
 
 import flask_smorest
 from apispec.ext.marshmallow.common import resolve_schema_instance
+from flask import request
 from marshmallow import RAISE
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 
@@ -127,6 +130,25 @@ class SafeJsonParser(FlaskParser):
     def _handle_invalid_json_error(self, error, req, *args, **kwargs):
         reason = error.msg if isinstance(error, json.JSONDecodeError) else str(error)
         abort(400, exc=error, messages={"json": [f"Invalid JSON body: {reason}"]})
+
+
+# A multipart body holds its file and a little more: the boundaries and the part headers.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+def accepts_upload_of(max_bytes: Callable[[], int]) -> Callable[[Callable], Callable]:
+    """Let a view's multipart body hold a file of up to `max_bytes()` (read per request, from
+    the app's config); every other request keeps MAX_CONTENT_LENGTH (1 MiB)."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            request.max_content_length = max_bytes() + MULTIPART_OVERHEAD
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
 
 
 # `@blp.arguments(XQueryArgsSchema, **QUERY_ARGS)`: a bad query string is a 400, not a 422, and
