@@ -32,5 +32,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(permissions.insert().values(name="courses:read"))
-    granted = sa.select(roles.c.id, permissions.c.id).where(permissions.c.name == "courses:read")
+    granted = (
+        sa.select(roles.c.id, permissions.c.id)
+        .select_from(roles.join(permissions, sa.true()))  # every role, as before the drop
+        .where(permissions.c.name == "courses:read")
+    )
     op.execute(role_permissions.insert().from_select(["role_id", "permission_id"], granted))
