@@ -28,7 +28,7 @@ from catalog_service.models import Material, StoredFile
 from service_kit.config import REPO_ROOT
 from tests.support import documents
 from tests.support.databases import migrated_database
-from tests.support.processes import ServerProcess, free_port, stop_process
+from tests.support.processes import ServerProcess, TaskConsumer, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -60,7 +60,7 @@ def stack(database_backend, storage_env, token_issuer, tmp_path_factory):
         }
         with (
             ServerProcess("catalog_service:create_app()", env, threads=4) as catalog,
-            Worker(env, directory / "worker.log") as worker,
+            TaskConsumer("catalog_service.tasks.huey", env, directory / "worker.log") as worker,
             ServerProcess(
                 "gateway:create_app()",
                 {
@@ -74,30 +74,6 @@ def stack(database_backend, storage_env, token_issuer, tmp_path_factory):
             ) as gateway,
         ):
             yield Stack(url, env, catalog, worker, gateway, token_issuer)
-
-
-class Worker:
-    """The catalog worker as the Procfile runs it: the huey consumer."""
-
-    def __init__(self, env: dict[str, str], log_path: Path):
-        self.env = {**os.environ, **env}
-        self.log_path = log_path
-        self.process: subprocess.Popen | None = None
-
-    def __enter__(self) -> "Worker":
-        consumer = Path(sys.executable).parent / "huey_consumer"
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [str(consumer), "catalog_service.tasks.huey", "-w", "2", "-k", "thread"],
-                cwd=REPO_ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        return self
-
-    def __exit__(self, *exc) -> None:
-        stop_process(self.process)
 
 
 class Stack:

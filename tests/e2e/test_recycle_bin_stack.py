@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import requests
@@ -21,7 +20,7 @@ from service_kit.config import REPO_ROOT
 from service_kit.db import utcnow
 from tests.support import documents
 from tests.support.databases import migrated_database
-from tests.support.processes import ServerProcess, free_port, stop_process
+from tests.support.processes import ServerProcess, TaskConsumer, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -54,15 +53,9 @@ def test_delete_restore_and_purge_through_the_gateway(database_backend, token_is
             "FILE_STORAGE_DIR": str(files),
             "LOG_LEVEL": "WARNING",
         }
-        consumer = Path(sys.executable).parent / "huey_consumer"
-        with (tmp_path / "worker.log").open("ab") as log:
-            worker = subprocess.Popen(
-                [str(consumer), "catalog_service.tasks.huey", "-w", "1", "-k", "thread"],
-                cwd=REPO_ROOT,
-                env={**os.environ, **env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        worker = TaskConsumer(
+            "catalog_service.tasks.huey", env, tmp_path / "worker.log", workers=1
+        ).start()
         gateway_env = {
             "AUTH_URL": f"http://127.0.0.1:{free_port()}",
             "FAVORITES_URL": f"http://127.0.0.1:{free_port()}",
@@ -146,7 +139,7 @@ def test_delete_restore_and_purge_through_the_gateway(database_backend, token_is
                 assert back.status_code == 200 and back.json()["teacher_ids"] == [TEACHER_ID]
                 assert requests.get(api, timeout=10).status_code == 200
         finally:
-            stop_process(worker)
+            worker.stop()
             engine.dispose()
 
 

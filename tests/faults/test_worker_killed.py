@@ -5,7 +5,6 @@ text."""
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from catalog_service import services
 from service_kit.config import REPO_ROOT
 from tests.support import documents
 from tests.support.databases import migrated_database
-from tests.support.processes import ServerProcess
+from tests.support.processes import ServerProcess, TaskConsumer
 
 from .conftest import report, wait_until
 
@@ -44,23 +43,9 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def start_worker(env: dict, log: Path) -> subprocess.Popen:
-    consumer = Path(sys.executable).parent / "huey_consumer"
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [str(consumer), "catalog_service.tasks.huey", "-w", "1", "-k", "thread"],
-            cwd=REPO_ROOT,
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own group: killed with its extraction child
-        )
-
-
-def kill_group(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+def start_worker(env: dict, log: Path) -> TaskConsumer:
+    # Its own process group: killed together with its extraction child.
+    return TaskConsumer("catalog_service.tasks.huey", env, log, workers=1, new_session=True).start()
 
 
 def test_a_worker_killed_mid_extraction_is_retried_to_the_full_text(
@@ -103,9 +88,9 @@ def test_a_worker_killed_mid_extraction_is_retried_to_the_full_text(
                 assert uploaded.status_code == 200, uploaded.text
                 started = time.monotonic()
                 # The extraction runs in a child of the worker: kill them both mid-file.
-                wait_until(lambda: children(worker.pid), 60, interval=0.02)
+                wait_until(lambda: children(worker.process.pid), 60, interval=0.02)
                 time.sleep(0.2)
-                kill_group(worker)
+                worker.kill_group()
                 killed_after = time.monotonic() - started
 
                 def state():
@@ -138,7 +123,7 @@ def test_a_worker_killed_mid_extraction_is_retried_to_the_full_text(
                 ready_after = time.monotonic() - restarted
                 text = requests.get(f"{api}/{material['id']}/text", timeout=10).json()
         finally:
-            kill_group(worker)
+            worker.kill_group()
     report(
         "catalog worker SIGKILLed mid-extraction",
         pages=PAGES,

@@ -118,3 +118,58 @@ class ServerProcess:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class TaskConsumer:
+    """A service's worker as the Procfile runs it: the huey consumer of `queue`
+    (e.g. "catalog_service.tasks.huey"), its output in `log_path`.
+
+    `new_session=True` puts it in its own process group, so a test can kill it together with
+    any child it started (`kill_group`)."""
+
+    def __init__(
+        self,
+        queue: str,
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        workers: int = 2,
+        new_session: bool = False,
+    ):
+        self.queue = queue
+        self.env = {**os.environ, **env}
+        self.log_path = log_path
+        self.workers = workers
+        self.new_session = new_session
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "TaskConsumer":
+        consumer = Path(sys.executable).parent / "huey_consumer"
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(consumer), self.queue, "-w", str(self.workers), "-k", "thread"],
+                cwd=REPO_ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=self.new_session,
+            )
+        return self
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill_group(self) -> None:
+        """SIGKILL the consumer and everything it started (needs `new_session=True`)."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+    def __enter__(self) -> "TaskConsumer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
