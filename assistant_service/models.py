@@ -1,0 +1,184 @@
+"""The assistant's tables: snapshots of a course's texts, their chunks, datasets of examples,
+generation runs, and the price table.
+
+Texts are stored once by their sha256 and chunked once, so a snapshot that finds a material
+unchanged shares its text and chunks with the previous one; a dataset points at the snapshot it
+was built from, which makes it reproducible. No foreign keys across services: course, material
+and user ids are the catalog's and auth's.
+"""
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from service_kit.db import UTCDateTime, utcnow
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SourceText(Base):
+    """One text as the catalog served it, keyed by its sha256."""
+
+    __tablename__ = "source_texts"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    chars: Mapped[int] = mapped_column(Integer)
+    tokens: Mapped[int] = mapped_column(Integer)
+
+
+class Chunk(Base):
+    """A passage of a text cut along headings and paragraphs to a token budget."""
+
+    __tablename__ = "chunks"
+    __table_args__ = (UniqueConstraint("text_sha256", "position", name="uq_chunks_text_position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text_sha256: Mapped[str] = mapped_column(ForeignKey("source_texts.sha256", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    heading: Mapped[str] = mapped_column(Text, default="")
+    content: Mapped[str] = mapped_column(Text)
+    tokens: Mapped[int] = mapped_column(Integer)
+
+
+class Snapshot(Base):
+    """The text-bearing materials of a course at one moment."""
+
+    __tablename__ = "snapshots"
+    __table_args__ = (Index("ix_snapshots_course", "course_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(Integer)
+    course_name: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    sources: Mapped[list["SnapshotSource"]] = relationship(
+        back_populates="snapshot", order_by="SnapshotSource.position", lazy="selectin"
+    )
+
+
+class SnapshotSource(Base):
+    """One material of a snapshot: what it was called and which text it held."""
+
+    __tablename__ = "snapshot_sources"
+    __table_args__ = (
+        UniqueConstraint("snapshot_id", "material_id", name="uq_snapshot_sources_material"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    material_id: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    material_type_code: Mapped[str] = mapped_column(String(32))
+    lesson_number: Mapped[int] = mapped_column(Integer)
+    text_sha256: Mapped[str] = mapped_column(ForeignKey("source_texts.sha256"))
+    # Lines that read like instructions to a model ("ignore previous instructions"), shown to
+    # the teacher; the text is quoted as data either way.
+    warnings: Mapped[list] = mapped_column(JSON, default=list)
+
+    snapshot: Mapped[Snapshot] = relationship(back_populates="sources")
+
+
+class Dataset(Base):
+    """Examples for fine-tuning one course's assistant, built from one snapshot."""
+
+    __tablename__ = "datasets"
+    __table_args__ = (Index("ix_datasets_course", "course_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(Integer)
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("snapshots.id"))
+    name: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The split's seed and shares (percent); the split itself is stored on each example.
+    split_seed: Mapped[int] = mapped_column(Integer, default=0)
+    split_shares: Mapped[list] = mapped_column(JSON, default=lambda: [80, 10, 10])
+    # Where the reviewer stopped, so the queue opens there again after a reload.
+    review_position: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class Example(Base):
+    """One conversation in Chat Completions format, and its review state."""
+
+    __tablename__ = "examples"
+    __table_args__ = (
+        Index("ix_examples_dataset_status", "dataset_id", "status", "id"),
+        Index("ix_examples_dataset_split", "dataset_id", "split"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    # generated | manual | imported | demo
+    origin: Mapped[str] = mapped_column(String(16))
+    # pending | approved | rejected; only approved examples are exported
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    # in_scope | out_of_scope (a polite refusal)
+    kind: Mapped[str] = mapped_column(String(16), default="in_scope")
+    # train | validation | test, or null until the dataset is split
+    split: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # The chunk the example was drawn from; splits keep one chunk's examples together.
+    chunk_id: Mapped[int | None] = mapped_column(ForeignKey("chunks.id"), nullable=True)
+    messages: Mapped[list] = mapped_column(JSON)
+    # sha256 of the canonical messages: duplicates are found without reading every row.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    tokens: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GenerationRun(Base):
+    """Examples generated by the teacher model for a dataset's chunks: progress and spend."""
+
+    __tablename__ = "generation_runs"
+    __table_args__ = (Index("ix_generation_runs_dataset", "dataset_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    # queued | running | succeeded | failed | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    model: Mapped[str] = mapped_column(String(128))
+    questions_per_chunk: Mapped[int] = mapped_column(Integer)
+    chunk_ids: Mapped[list] = mapped_column(JSON)
+    chunks_done: Mapped[int] = mapped_column(Integer, default=0)
+    examples_created: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates_dropped: Mapped[int] = mapped_column(Integer, default=0)
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    completion_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_usd: Mapped[Decimal] = mapped_column(Numeric(12, 6), default=Decimal(0))
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Price(Base):
+    """USD per 1M tokens for one model; seeded from the published prices, editable by admins."""
+
+    __tablename__ = "prices"
+
+    model: Mapped[str] = mapped_column(String(128), primary_key=True)
+    training: Mapped[Decimal | None] = mapped_column(Numeric(10, 4), nullable=True)
+    input: Mapped[Decimal] = mapped_column(Numeric(10, 4))
+    cached_input: Mapped[Decimal] = mapped_column(Numeric(10, 4))
+    output: Mapped[Decimal] = mapped_column(Numeric(10, 4))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

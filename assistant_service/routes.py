@@ -1,0 +1,427 @@
+"""The assistant's HTTP endpoints, all under /api/assistant.
+
+Building (sources, datasets, examples, generation, report, export) is for the course's teachers
+and admins: the token must grant `assistant:build`, and the catalog must list the caller among
+the course's teachers (asked briefly cached) unless they are an admin.
+"""
+
+from flask import Response, current_app, stream_with_context
+from flask.views import MethodView
+from sqlalchemy.orm import Session
+
+from service_kit import get_session
+from service_kit.api import QUERY_ARGS, Blueprint, accepts_upload_of
+from service_kit.auth import current_principal, require_permission
+from service_kit.pagination import PAGINATION_HEADER, paginate, pagination_header
+from service_kit.permissions import ASSISTANT_BUILD, COURSES_ADMIN
+
+from . import datasets, generation, sources
+from .catalog import get_catalog
+from .models import Dataset
+from .schemas import (
+    ChunkSchema,
+    DatasetCreateSchema,
+    DatasetSchema,
+    DatasetUpdateSchema,
+    ExampleCreateSchema,
+    ExampleQueryArgsSchema,
+    ExampleSchema,
+    ExampleUpdateSchema,
+    ExportQueryArgsSchema,
+    GenerateSchema,
+    GenerationRunSchema,
+    ImportFileSchema,
+    ImportResultSchema,
+    PriceSchema,
+    ReportSchema,
+    ReviewResultSchema,
+    ReviewSchema,
+    SnapshotSchema,
+    SourcesSchema,
+    SplitResultSchema,
+    SplitSchema,
+    StatusSchema,
+)
+
+blp = Blueprint(
+    "assistant",
+    __name__,
+    url_prefix="/api/assistant",
+    description="The course assistant: fine-tuning datasets from a course's texts.",
+)
+
+COURSE_ID = "<id:course_id>"
+
+
+@blp.after_request
+def _not_cached(response):
+    # Teachers' working data: no shared cache may keep it.
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _builder_of_course(course_id: int):
+    """The course, when the caller may build its assistant (403/404 otherwise)."""
+    course = get_catalog().course(course_id)
+    datasets.check_builder(current_principal(), course)
+    return course
+
+
+def _dataset_for_builder(session: Session, dataset_id: int) -> Dataset:
+    dataset = datasets.get_dataset(session, dataset_id)
+    _check_course(dataset.course_id)
+    return dataset
+
+
+def _check_course(course_id: int) -> None:
+    principal = current_principal()
+    if principal.has(COURSES_ADMIN, ASSISTANT_BUILD):
+        return  # admins build for every course, even one the catalog has withdrawn
+    _builder_of_course(course_id)
+
+
+def _provider() -> generation.Provider:
+    return generation.Provider.from_config(current_app.config)
+
+
+def _with_counts(session: Session, dataset: Dataset) -> Dataset:
+    dataset.counts = datasets.counts(session, dataset.id)
+    return dataset
+
+
+@blp.route("/status")
+class Status(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(200, StatusSchema)
+    def get(self):
+        """What the assistant can do here: whether a provider key is configured."""
+        provider = _provider()
+        return {
+            "provider_configured": provider.configured,
+            "teacher_model": current_app.config["ASSISTANT_TEACHER_MODEL"],
+            "fine_tuning_base_model": datasets.FINE_TUNING_BASE_MODEL,
+            "message": None if provider.configured else generation.NO_KEY_MESSAGE,
+        }
+
+
+@blp.route(f"/courses/{COURSE_ID}/sources")
+class CourseSources(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(200, SourcesSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, course_id):
+        """The course's newest snapshot of its texts, and what changed in the catalog since."""
+        _builder_of_course(course_id)
+        snapshot = sources.latest_snapshot(get_session(), course_id)
+        return {
+            "snapshot": snapshot,
+            "changes": sources.changes_since(get_catalog(), snapshot, course_id),
+        }
+
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(201, SnapshotSchema)
+    @blp.alt_response(409, description="No material of the course stores text")
+    def post(self, course_id):
+        """Snapshot the course's text-bearing materials now (with their sha256)."""
+        _builder_of_course(course_id)
+        return sources.take_snapshot(
+            get_session(), get_catalog(), course_id, current_principal().user_id
+        )
+
+
+@blp.route(f"/courses/{COURSE_ID}/datasets")
+class CourseDatasets(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(200, DatasetSchema(many=True))
+    def get(self, course_id):
+        """The course's datasets, newest first."""
+        _builder_of_course(course_id)
+        session = get_session()
+        return [_with_counts(session, d) for d in datasets.list_datasets(session, course_id)]
+
+    @require_permission(ASSISTANT_BUILD)
+    @blp.arguments(DatasetCreateSchema)
+    @blp.response(201, DatasetSchema)
+    def post(self, body, course_id):
+        """Start a dataset from a snapshot (the newest, taken now if there is none)."""
+        _builder_of_course(course_id)
+        session = get_session()
+        user_id = current_principal().user_id
+        if "snapshot_id" in body:
+            snapshot = sources.get_snapshot(session, body["snapshot_id"], course_id)
+        else:
+            snapshot = sources.latest_snapshot(session, course_id) or sources.take_snapshot(
+                session, get_catalog(), course_id, user_id
+            )
+        dataset = datasets.create_dataset(session, snapshot, body["name"], user_id)
+        return _with_counts(session, dataset)
+
+
+@blp.route("/datasets/<id:dataset_id>")
+class DatasetById(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(200, DatasetSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, dataset_id):
+        """One dataset with its counts by review status."""
+        session = get_session()
+        return _with_counts(session, _dataset_for_builder(session, dataset_id))
+
+    @require_permission(ASSISTANT_BUILD)
+    @blp.arguments(DatasetUpdateSchema)
+    @blp.response(200, DatasetSchema)
+    def patch(self, changes, dataset_id):
+        """Rename a dataset or save where its review stopped."""
+        session = get_session()
+        dataset = _dataset_for_builder(session, dataset_id)
+        if "name" in changes:
+            dataset.name = changes["name"].strip()
+        if "review_position" in changes:
+            datasets.set_review_position(session, dataset, changes["review_position"])
+        session.commit()
+        return _with_counts(session, dataset)
+
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(204)
+    def delete(self, dataset_id):
+        """Delete a dataset with all its examples."""
+        session = get_session()
+        datasets.delete_dataset(session, _dataset_for_builder(session, dataset_id))
+
+
+@blp.route("/datasets/<id:dataset_id>/chunks")
+class DatasetChunks(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(200, ChunkSchema(many=True))
+    def get(self, dataset_id):
+        """The passages of the dataset's snapshot, in reading order (sources for examples)."""
+        session = get_session()
+        dataset = _dataset_for_builder(session, dataset_id)
+        snapshot = sources.get_snapshot(session, dataset.snapshot_id)
+        return [
+            {
+                "id": chunk.id,
+                "material_id": material.material_id,
+                "material_title": material.title,
+                "heading": chunk.heading,
+                "tokens": chunk.tokens,
+                "content": chunk.content,
+            }
+            for material, chunk in sources.snapshot_chunks(session, snapshot)
+        ]
+
+
+@blp.route("/datasets/<id:dataset_id>/examples")
+class DatasetExamples(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.arguments(ExampleQueryArgsSchema, **QUERY_ARGS)
+    @blp.response(200, ExampleSchema(many=True), headers=PAGINATION_HEADER)
+    def get(self, args, dataset_id):
+        """The dataset's examples in review order, filtered by status, split or origin."""
+        session = get_session()
+        _dataset_for_builder(session, dataset_id)
+        query = datasets.list_examples(
+            session,
+            dataset_id,
+            status=args.get("status"),
+            split=args.get("split"),
+            origin=args.get("origin"),
+        )
+        page = paginate(session, query, args.get("page"), args.get("page_size"))
+        return page.items, pagination_header(page)
+
+    @require_permission(ASSISTANT_BUILD)
+    @blp.arguments(ExampleCreateSchema)
+    @blp.response(201, ExampleSchema)
+    def post(self, body, dataset_id):
+        """Write an example by hand: a question, its ideal answer, and the passages it cites."""
+        session = get_session()
+        dataset = _dataset_for_builder(session, dataset_id)
+        return datasets.write_example(
+            session, dataset, body["question"], body["answer"], body["chunk_ids"],
+            kind=body["kind"],
+        )  # fmt: skip
+
+
+@blp.route("/datasets/<id:dataset_id>/import")
+class DatasetImport(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @accepts_upload_of(lambda: datasets.IMPORT_MAX_BYTES)
+    @blp.arguments(ImportFileSchema, location="files")
+    @blp.response(201, ImportResultSchema)
+    @blp.alt_response(413, description="Larger than 50 MiB")
+    @blp.alt_response(422, description="Bad lines, each named with what is wrong; none stored")
+    def post(self, files, dataset_id):
+        """Import examples from a JSONL file ({"messages": [...]} per line), all or none."""
+        session = get_session()
+        dataset = _dataset_for_builder(session, dataset_id)
+        upload = files["file"]
+        return {"imported": datasets.import_jsonl(session, dataset, upload.stream)}
+
+
+@blp.route("/datasets/<id:dataset_id>/review")
+class DatasetReview(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.arguments(ReviewSchema)
+    @blp.response(200, ReviewResultSchema)
+    def post(self, body, dataset_id):
+        """Approve, reject or reset several examples at once."""
+        session = get_session()
+        dataset = _dataset_for_builder(session, dataset_id)
+        changed = datasets.review_many(session, dataset, body["example_ids"], body["status"])
+        return {"changed": changed}
+
+
+@blp.route("/examples/<id:example_id>")
+class ExampleById(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(200, ExampleSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, example_id):
+        """One example."""
+        session = get_session()
+        example = datasets.get_example(session, example_id)
+        _dataset_for_builder(session, example.dataset_id)
+        return example
+
+    @require_permission(ASSISTANT_BUILD)
+    @blp.arguments(ExampleUpdateSchema)
+    @blp.response(200, ExampleSchema)
+    def patch(self, changes, example_id):
+        """Approve, reject, or edit an example (its answer, or its whole conversation)."""
+        session = get_session()
+        example = datasets.get_example(session, example_id)
+        _dataset_for_builder(session, example.dataset_id)
+        return datasets.update_example(session, example, changes)
+
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(204)
+    def delete(self, example_id):
+        """Delete an example."""
+        session = get_session()
+        example = datasets.get_example(session, example_id)
+        _dataset_for_builder(session, example.dataset_id)
+        datasets.delete_example(session, example)
+
+
+@blp.route("/datasets/<id:dataset_id>/split")
+class DatasetSplit(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.arguments(SplitSchema)
+    @blp.response(200, SplitResultSchema)
+    def post(self, body, dataset_id):
+        """Split the approved examples into train/validation/test, one chunk never in two."""
+        session = get_session()
+        dataset = _dataset_for_builder(session, dataset_id)
+        return datasets.split_dataset(
+            session, dataset, seed=body["seed"], shares=tuple(body["shares"])
+        )
+
+
+@blp.route("/datasets/<id:dataset_id>/report")
+class DatasetReport(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(200, ReportSchema)
+    def get(self, dataset_id):
+        """The validation report: format errors, warnings, token counts, epochs and cost."""
+        session = get_session()
+        return datasets.dataset_report(session, _dataset_for_builder(session, dataset_id))
+
+
+@blp.route("/datasets/<id:dataset_id>/export.jsonl")
+class DatasetExport(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.arguments(ExportQueryArgsSchema, **QUERY_ARGS)
+    @blp.response(200, description='JSONL, one {"messages": [...]} per line, UTF-8')
+    def get(self, args, dataset_id):
+        """Download one split's approved examples, ready for fine-tuning."""
+        session = get_session()
+        dataset = _dataset_for_builder(session, dataset_id)
+        lines = datasets.export_lines(session, dataset, args["split"])
+        name = f"dataset-{dataset.id}-{args['split']}.jsonl"
+        return Response(
+            stream_with_context(lines),
+            mimetype="application/jsonl",
+            headers={
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+
+@blp.route("/datasets/<id:dataset_id>/generate")
+class DatasetGenerate(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.arguments(GenerateSchema)
+    @blp.response(202, GenerationRunSchema)
+    @blp.alt_response(409, description="No provider key, or a run is already going")
+    def post(self, body, dataset_id):
+        """Generate examples with the teacher model (202; progress at the run's URL)."""
+        session = get_session()
+        dataset = _dataset_for_builder(session, dataset_id)
+        run = generation.start(
+            session,
+            _provider(),
+            dataset,
+            current_principal().user_id,
+            model=body.get("model") or current_app.config["ASSISTANT_TEACHER_MODEL"],
+            questions_per_chunk=body["questions_per_chunk"],
+            chunk_ids=body.get("chunk_ids"),
+        )
+        current_app.extensions["queue_generation"](run.id)
+        return run, 202, {"Location": f"/api/assistant/generation-runs/{run.id}"}
+
+
+@blp.route("/datasets/<id:dataset_id>/generations")
+class DatasetGenerations(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(200, GenerationRunSchema(many=True))
+    def get(self, dataset_id):
+        """The dataset's generation runs, newest first."""
+        session = get_session()
+        _dataset_for_builder(session, dataset_id)
+        return generation.list_runs(session, dataset_id)
+
+
+@blp.route("/generation-runs/<id:run_id>")
+class GenerationRunById(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(200, GenerationRunSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, run_id):
+        """A generation run's progress and spend."""
+        session = get_session()
+        run = generation.get_run(session, run_id)
+        _dataset_for_builder(session, run.dataset_id)
+        return run
+
+
+@blp.route("/generation-runs/<id:run_id>/cancel")
+class GenerationRunCancel(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(200, GenerationRunSchema)
+    def post(self, run_id):
+        """Stop a run after the passage it is on (what it made so far stays)."""
+        session = get_session()
+        run = generation.get_run(session, run_id)
+        _dataset_for_builder(session, run.dataset_id)
+        return generation.cancel(session, run)
+
+
+@blp.route("/prices")
+class Prices(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(200, PriceSchema(many=True))
+    def get(self):
+        """USD per 1M tokens for each model, as the report and the spend use them."""
+        return datasets.list_prices(get_session())
+
+
+@blp.route("/prices/<string(maxlength=128):model>")
+class PriceByModel(MethodView):
+    @require_permission(COURSES_ADMIN)
+    @blp.arguments(PriceSchema)
+    @blp.response(200, PriceSchema)
+    def put(self, body, model):
+        """Set a model's prices (admins), e.g. when the provider changes them."""
+        return datasets.set_price(get_session(), model, body)

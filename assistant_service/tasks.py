@@ -1,0 +1,84 @@
+"""The assistant's background work, run by `assistant-worker`:
+`huey_consumer assistant_service.tasks.huey` (see the Procfile, compose and k8s).
+
+The web process only enqueues; the worker calls the provider. Both read the queue's location
+(REDIS_URL, or a SQLite file under var/) and the database and provider settings from the same
+environment; `create_app` binds the tasks to its own config, so a test running the queue in
+immediate mode uses the test's database and provider.
+"""
+
+import logging
+from functools import cache
+
+from service_kit.config import env_config
+from service_kit.db import Database
+from service_kit.tasks import task_queue
+
+from . import demo, generation, settings
+from .catalog import Catalog
+
+log = logging.getLogger(__name__)
+
+
+@cache
+def _environment_config() -> dict:
+    return {**env_config("assistant"), **settings.from_environment()}
+
+
+huey = task_queue("assistant", _environment_config()["REDIS_URL"])
+
+
+class Runtime:
+    """What a task needs, made on first use (after the consumer forks or starts its threads)."""
+
+    def __init__(self, config: dict):
+        self.config = config
+        self._database: Database | None = None
+        self.provider = generation.Provider.from_config(config)
+
+    @property
+    def database(self) -> Database:
+        if self._database is None:
+            self._database = Database(self.config["DATABASE_URL"])
+        return self._database
+
+    def catalog(self) -> Catalog:
+        return Catalog(self.config["CATALOG_URL"])
+
+
+_runtime: Runtime | None = None
+
+
+def bind(config: dict) -> None:
+    """Run tasks of this process against `config` (the app's) instead of the environment."""
+    global _runtime
+    _runtime = Runtime(config)
+
+
+def runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime(_environment_config())
+    return _runtime
+
+
+@huey.task(retries=3, retry_delay=15)
+def generate_examples(run_id: int) -> str:
+    """Generate a dataset's examples with the teacher model (resumes where a run stopped)."""
+    current = runtime()
+    with current.database.session() as session:
+        return generation.run(session, current.provider, run_id)
+
+
+@huey.task(retries=30, retry_delay=5)
+def seed_demo_dataset() -> str:
+    """The curated demo dataset, once the catalog answers (retried until it does)."""
+    current = runtime()
+    with current.database.session() as session:
+        return demo.seed(session, current.catalog())
+
+
+@huey.on_startup()
+def _seed_demo_on_start() -> None:
+    if runtime().config["ASSISTANT_DEMO_DATASET"]:
+        seed_demo_dataset()
