@@ -6,7 +6,7 @@ VENV     := .venv
 PY       := $(VENV)/bin/python
 STAMP    := $(VENV)/.installed-stamp
 # Every service that owns a database; each is migrated by `make run` and `make test`.
-SERVICES := auth_service catalog_service favorites_service
+SERVICES := auth_service catalog_service favorites_service assistant_service
 
 .PHONY: help setup migrate demo-data run test lint fmt clean check-deploy docs postman newman bench
 

@@ -72,6 +72,11 @@ ROUTES: tuple[Route, ...] = (
         "/api/auth/jwks.json", "auth", public_methods=READS, upstream_path="/.well-known/jwks.json"
     ),
     Route("/api/user/courses", "favorites"),
+    Route(
+        "/api/assistant",
+        "assistant",
+        streamed_uploads=re.compile(r"/datasets/[0-9]+/import"),
+    ),
 )
 
 

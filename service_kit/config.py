@@ -11,8 +11,14 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
 
-# Local defaults: the four processes on loopback, as `make run` starts them.
-DEFAULT_PORTS = {"gateway": 8000, "catalog": 8001, "favorites": 8002, "auth": 8003}
+# Local defaults: the services on loopback, as `make run` starts them.
+DEFAULT_PORTS = {
+    "gateway": 8000,
+    "catalog": 8001,
+    "favorites": 8002,
+    "auth": 8003,
+    "assistant": 8004,
+}
 
 
 def var_dir() -> Path:
@@ -43,6 +49,7 @@ def env_config(service: str) -> dict:
         "CATALOG_URL": env("CATALOG_URL") or local(DEFAULT_PORTS["catalog"]),
         "FAVORITES_URL": env("FAVORITES_URL") or local(DEFAULT_PORTS["favorites"]),
         "AUTH_URL": env("AUTH_URL") or local(DEFAULT_PORTS["auth"]),
+        "ASSISTANT_URL": env("ASSISTANT_URL") or local(DEFAULT_PORTS["assistant"]),
         "AUTH_JWKS_URL": env("AUTH_JWKS_URL")
         or local(DEFAULT_PORTS["auth"]) + "/.well-known/jwks.json",
         "JWT_ISSUER": env("JWT_ISSUER") or "course-portal-auth",
