@@ -199,17 +199,29 @@ class S3Storage:
             raise StorageError(str(error)) from error
 
     def stale_partial_writes(self, older_than: float) -> int:
-        """Abort multipart uploads left unfinished by a process that died mid-upload."""
+        """Abort multipart uploads left unfinished by a process that died mid-upload: those
+        that have made no progress (no part stored) for `older_than` seconds."""
         removed = 0
         cutoff = time.time() - older_than
         answer = self.client.list_multipart_uploads(Bucket=self.bucket)
         for upload in answer.get("Uploads", []):
-            if upload["Initiated"].timestamp() < cutoff:
+            if self._last_progress(upload) < cutoff:
                 self.client.abort_multipart_upload(
                     Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
                 )
                 removed += 1
         return removed
+
+    def _last_progress(self, upload: dict) -> float:
+        """When an upload last moved: its newest part, else when it began. A long upload still
+        sending parts is never taken for an abandoned one (and a store that misreports
+        `Initiated`, as some S3 emulators do, cannot make it look abandoned)."""
+        parts = self.client.list_parts(
+            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+        ).get("Parts", [])
+        return max(
+            [upload["Initiated"].timestamp(), *(part["LastModified"].timestamp() for part in parts)]
+        )
 
 
 def _stream_body(body) -> Iterator[bytes]:
