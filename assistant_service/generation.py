@@ -31,8 +31,12 @@ from .retrieval import Index, Passage
 log = logging.getLogger(__name__)
 
 SOURCES_PER_QUESTION = 3
-# Two questions whose stem sets overlap this much ask the same thing.
+# Two questions whose stem sets (without function words) overlap this much ask the same thing.
 NEAR_DUPLICATE = 0.8
+_FUNCTION_WORDS = frozenset(
+    "что же ли это такое такой такая в во на и а но или по для с со о об у к ко из от до за "
+    "при ну the a an of is are what".split()
+)
 MAX_QUESTIONS_PER_CHUNK = 10
 
 TEACHER_INSTRUCTIONS = (
@@ -279,7 +283,7 @@ def _store_examples(
     for question, reply, kind in items:
         if not (isinstance(question, str) and isinstance(reply, str)) or not question.strip():
             continue
-        question_stems = frozenset(stem(word) for word in words(question))
+        question_stems = question_terms(question)
         if _near_duplicate(question_stems, seen):
             dropped += 1
             continue
@@ -322,6 +326,11 @@ def renumber(answer: str, position: int) -> str:
     return _CITATION.sub(lambda match: f"[{position}]" if match[1] == "1" else "", answer)
 
 
+def question_terms(question: str) -> frozenset[str]:
+    """What a question is about: the stems of its words, function words left out."""
+    return frozenset(stem(word) for word in words(question) if word not in _FUNCTION_WORDS)
+
+
 def _near_duplicate(stems: frozenset[str], seen: list[frozenset[str]]) -> bool:
     if not stems:
         return True
@@ -341,7 +350,7 @@ def _existing_questions(session: Session, dataset: Dataset) -> list[frozenset[st
         if user and isinstance(user.get("content"), str):
             question = user["content"].split(prompting.SOURCES_HEADING)[0]
             question = question.replace(prompting.QUESTION_HEADING, "")
-            questions.append(frozenset(stem(word) for word in words(question)))
+            questions.append(question_terms(question))
     return questions
 
 

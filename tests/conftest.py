@@ -6,6 +6,7 @@ import tempfile
 import pytest
 
 from tests.support.databases import database_backends, empty_database
+from tests.support.openai_standin import OpenAIStandIn
 from tests.support.s3 import S3Server
 from tests.support.tokens import TokenIssuer
 
@@ -40,4 +41,12 @@ def empty_database_url(database_backend, tmp_path, request):
 def s3_server():
     """A real S3-compatible server process (moto's server mode) for the whole run."""
     with S3Server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def openai_server():
+    """An OpenAI-compatible stand-in server process for the whole run (the real API is paid and
+    unreachable here); tests script it and call `reset()` when they do."""
+    with OpenAIStandIn() as server:
         yield server
