@@ -280,5 +280,9 @@ def sweep(session: Session, storage: FileStorage, grace: timedelta = SWEEP_GRACE
         except Exception:
             session.rollback()  # the note stays; the next sweep tries again
             log.exception("could not delete stored file %s", sha256)
-    storage.stale_partial_writes(older_than=grace.total_seconds())
+    # An upload refreshes its key's note before it writes: a young note may be one in flight.
+    in_flight = set(
+        session.scalars(select(StoredFile.sha256).where(StoredFile.created_at >= cutoff))
+    )
+    storage.stale_partial_writes(older_than=grace.total_seconds(), keep=in_flight)
     return removed

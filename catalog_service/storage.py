@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -57,8 +57,9 @@ class FileStorage(Protocol):
     def delete(self, key: str) -> None:
         """Remove `key`; fine when it is not there."""
 
-    def stale_partial_writes(self, older_than: float) -> int:
-        """Remove leftovers of writes that never finished; returns how many."""
+    def stale_partial_writes(self, older_than: float, keep: Collection[str] = ()) -> int:
+        """Remove leftovers of writes that never finished (except of the keys in `keep`, which
+        may be in flight); returns how many."""
 
 
 def check_key(key: str) -> str:
@@ -115,12 +116,15 @@ class LocalStorage:
         with contextlib.suppress(FileNotFoundError):
             self.path(key).unlink()
 
-    def stale_partial_writes(self, older_than: float) -> int:
+    def stale_partial_writes(self, older_than: float, keep: Collection[str] = ()) -> int:
         if not self.partial.is_dir():
             return 0
         removed = 0
         cutoff = time.time() - older_than
+        kept = {key[:8] + "-" for key in keep}  # a partial file is named after its key
         for leftover in self.partial.iterdir():
+            if leftover.name[:9] in kept:
+                continue
             with contextlib.suppress(FileNotFoundError):
                 if leftover.stat().st_mtime < cutoff:
                     leftover.unlink()
@@ -198,14 +202,15 @@ class S3Storage:
         except _S3_FAILURES as error:
             raise StorageError(str(error)) from error
 
-    def stale_partial_writes(self, older_than: float) -> int:
+    def stale_partial_writes(self, older_than: float, keep: Collection[str] = ()) -> int:
         """Abort multipart uploads left unfinished by a process that died mid-upload: those
-        that have made no progress (no part stored) for `older_than` seconds."""
+        that have made no progress (no part stored) for `older_than` seconds, unless their key
+        is in `keep`."""
         removed = 0
         cutoff = time.time() - older_than
         answer = self.client.list_multipart_uploads(Bucket=self.bucket)
         for upload in answer.get("Uploads", []):
-            if self._last_progress(upload) < cutoff:
+            if upload["Key"] not in keep and self._last_progress(upload) < cutoff:
                 self.client.abort_multipart_upload(
                     Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
                 )

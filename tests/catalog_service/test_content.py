@@ -4,6 +4,7 @@ process, the sweep that leaves nothing orphaned."""
 
 import hashlib
 import io
+import os
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy import select
 
 from catalog_service import content, create_app, services
 from catalog_service.models import StoredFile
-from catalog_service.storage import S3Storage, StorageError, storage_from_config
+from catalog_service.storage import LocalStorage, S3Storage, StorageError, storage_from_config
 from service_kit import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from tests.support import documents
 from tests.support.processes import free_port
@@ -397,3 +398,31 @@ def test_the_sweep_aborts_an_abandoned_multipart_upload_but_not_one_in_progress(
     assert store.stale_partial_writes(older_than=60) == 0
     assert store.stale_partial_writes(older_than=0) == 1
     assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_the_sweep_spares_an_s3_upload_whose_note_is_young(session, s3_server, monkeypatch):
+    """The upload recorded its key first; until the note is older than the grace, a half-sent
+    object of that key may still be on its way, whatever the store says of it."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, CREDENTIALS[name])
+    bucket = s3_server.new_bucket()
+    client = s3_server.client()
+    key = hashlib.sha256(b"noted").hexdigest()
+    client.create_multipart_upload(Bucket=bucket, Key=key)  # no part stored yet
+    content._record_stored_file(session, key, 5)
+    store = S3Storage(bucket, endpoint_url=s3_server.url, region="us-east-1")
+    content.sweep(session, store, grace=timedelta(minutes=15))
+    assert len(client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])) == 1
+
+
+def test_the_sweep_spares_a_local_partial_file_whose_note_is_young(session, tmp_path):
+    store = LocalStorage(tmp_path)
+    key = hashlib.sha256(b"noted").hexdigest()
+    store.partial.mkdir(parents=True)
+    noted, abandoned = store.partial / f"{key[:8]}-a", store.partial / "0123abcd-b"
+    for leftover in (noted, abandoned):
+        leftover.write_bytes(b"half")
+        os.utime(leftover, (1, 1))  # long ago
+    content._record_stored_file(session, key, 5)
+    content.sweep(session, store, grace=timedelta(minutes=15))
+    assert noted.exists() and not abandoned.exists()
