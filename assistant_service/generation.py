@@ -14,6 +14,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 import openai
@@ -33,11 +34,15 @@ log = logging.getLogger(__name__)
 SOURCES_PER_QUESTION = 3
 # Two questions whose stem sets (without function words) overlap this much ask the same thing.
 NEAR_DUPLICATE = 0.8
-_FUNCTION_WORDS = frozenset(
-    "что же ли это такое такой такая в во на и а но или по для с со о об у к ко из от до за "
-    "при ну the a an of is are what".split()
+# Words that say nothing of what a question is about.
+_FUNCTION_WORDS_TEXT = (
+    "что же ли это такое такой такая в во на и а но или по для с со "
+    "о об у к ко из от до за при ну the a an of is are what"
 )
+_FUNCTION_WORDS = frozenset(_FUNCTION_WORDS_TEXT.split())
 MAX_QUESTIONS_PER_CHUNK = 10
+# A run whose progress has not moved for this long lost its worker (one chunk takes seconds).
+STALLED_AFTER = timedelta(minutes=10)
 
 TEACHER_INSTRUCTIONS = (
     "Ты — опытный преподаватель курса «{course}». Тебе дан фрагмент учебного материала. "
@@ -75,6 +80,9 @@ RESPONSE_SCHEMA = {
 }
 
 
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
 class GenerationUnavailable(Conflict):
     """Generation needs a provider key (OPENAI_API_KEY)."""
 
@@ -102,9 +110,11 @@ class Provider:
         return bool(self.api_key)
 
     def client(self) -> openai.OpenAI:
+        # Always an explicit URL: given None, the SDK would read OPENAI_BASE_URL itself and take
+        # an empty value for an address.
         return openai.OpenAI(
             api_key=self.api_key,
-            base_url=self.base_url,
+            base_url=self.base_url or DEFAULT_BASE_URL,
             timeout=self.timeout,
             max_retries=self.max_retries,
         )
@@ -190,7 +200,7 @@ def run(
     generation = session.get(GenerationRun, run_id)
     if generation is None or generation.status in ("succeeded", "failed", "cancelled"):
         return generation.status if generation else "missing"
-    generation.status = "running"
+    generation.status, generation.updated_at = "running", utcnow()
     session.commit()
     dataset = datasets.get_dataset(session, generation.dataset_id)
     snapshot = sources.get_snapshot(session, dataset.snapshot_id)
@@ -219,6 +229,7 @@ def run(
                 generation.duplicates_dropped += dropped
                 _add_spend(generation, usage, price)
             generation.chunks_done += 1
+            generation.updated_at = utcnow()
             session.commit()
     except openai.APIError as error:
         session.rollback()
@@ -226,8 +237,23 @@ def run(
     return _finish(session, generation, "succeeded")
 
 
+def stalled(session: Session, after: timedelta = STALLED_AFTER) -> list[int]:
+    """Runs queued or running that have not moved for `after`: their task was lost (a worker
+    stopped mid-run); queued again, they resume where they stood."""
+    cutoff = utcnow() - after
+    return list(
+        session.scalars(
+            select(GenerationRun.id).where(
+                GenerationRun.status.in_(("queued", "running")),
+                GenerationRun.updated_at < cutoff,
+            )
+        )
+    )
+
+
 def _finish(session: Session, run: GenerationRun, status: str, error: str | None = None) -> str:
     run.status, run.error, run.finished_at = status, error, utcnow()
+    run.updated_at = run.finished_at
     session.commit()
     log.info("generation run %s: %s%s", run.id, status, f" ({error})" if error else "")
     return status

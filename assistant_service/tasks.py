@@ -10,6 +10,8 @@ immediate mode uses the test's database and provider.
 import logging
 from functools import cache
 
+from huey import crontab
+
 from service_kit.config import env_config
 from service_kit.db import Database
 from service_kit.tasks import task_queue
@@ -68,6 +70,17 @@ def generate_examples(run_id: int) -> str:
     current = runtime()
     with current.database.session() as session:
         return generation.run(session, current.provider, run_id)
+
+
+@huey.periodic_task(crontab(minute="*/5"))
+def requeue_stalled_runs() -> None:
+    """Queue again the generation runs whose worker stopped mid-run (they resume)."""
+    with runtime().database.session() as session:
+        lost = generation.stalled(session)
+    for run_id in lost:
+        generate_examples(run_id)
+    if lost:
+        log.info("generation runs queued again: %s", lost)
 
 
 @huey.task(retries=30, retry_delay=5)

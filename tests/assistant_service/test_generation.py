@@ -3,6 +3,7 @@ server (strict response validation on): progress, spend, duplicates, cancel, res
 provider's failures in words."""
 
 import json
+from datetime import timedelta
 
 import openai
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy import select
 
 from assistant_service import datasets, generation, prompting, sources
 from assistant_service.models import Example, GenerationRun
+from service_kit.db import utcnow
 
 from .conftest import TEACHER
 
@@ -236,3 +238,12 @@ def test_a_provider_that_does_not_answer_in_time_fails_the_run(session, standin,
     assert generation.run(session, slow, run.id) == "failed"
     session.refresh(run)
     assert "did not answer in time" in run.error
+
+
+def test_a_run_that_stopped_moving_is_found_again(session, provider, dataset):
+    fresh = generation.start(session, provider, dataset, TEACHER, model="gpt-4o",
+                             questions_per_chunk=1)  # fmt: skip
+    assert generation.stalled(session) == []
+    fresh.status, fresh.updated_at = "running", utcnow() - timedelta(minutes=11)
+    session.commit()
+    assert generation.stalled(session) == [fresh.id]

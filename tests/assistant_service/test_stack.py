@@ -133,9 +133,7 @@ def test_a_run_cancelled_through_the_gateway_stops_between_chunks(
     started = stack.call("POST", f"/datasets/{dataset['id']}/generate", json={})
     location = started.headers["Location"]
     stack.wait_for_run(location, lambda run: run["chunks_done"] >= 1)
-    cancelled = requests.post(
-        stack.url + location + "/cancel", headers=stack.teacher, timeout=10
-    )
+    cancelled = requests.post(stack.url + location + "/cancel", headers=stack.teacher, timeout=10)
     assert cancelled.status_code == 200
     run = stack.wait_for_run(location, lambda run: run["status"] == "cancelled")
     assert 1 <= run["chunks_done"] < run["chunks_total"]
