@@ -2,7 +2,8 @@
 # Every service's image, from the repository root; the build arguments pick the service:
 #   docker build --build-arg SERVICE=catalog_service --build-arg PORT=8001 \
 #     -t course-portal/catalog .
-# (gateway 8000, catalog_service 8001, favorites_service 8002, auth_service 8003;
+# (gateway 8000, catalog_service 8001, favorites_service 8002, auth_service 8003,
+# assistant_service 8004;
 # docker-compose.yml passes the same arguments.)
 
 FROM python:3.11-slim-bookworm AS builder

@@ -19,6 +19,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from assistant_service.models import Base as AssistantBase  # noqa: E402
 from auth_service.models import Base as AuthBase  # noqa: E402
 from catalog_service.models import Base as CatalogBase  # noqa: E402
 from favorites_service.models import Base as FavoritesBase  # noqa: E402
@@ -31,17 +32,24 @@ SERVICES = {
     "catalog": ("catalog_service", CatalogBase.metadata),
     "favorites": ("favorites_service", FavoritesBase.metadata),
     "auth": ("auth_service", AuthBase.metadata),
+    "assistant": ("assistant_service", AssistantBase.metadata),
 }
 # Calls that are not in the gateway's route table, with the code that makes them.
 SERVICE_CALLS = [
     ("favorites", "catalog", "GET /api/courses?ids=… (favorites_service/catalog.py)"),
+    (
+        "assistant",
+        "catalog",
+        "GET /api/courses/{id}/materials/…/text (assistant_service/catalog.py)",
+    ),
 ]
 # Who verifies access tokens against auth's published keys (service_kit.auth).
-TOKEN_VERIFIERS = ("gateway", "catalog", "favorites")
+TOKEN_VERIFIERS = ("gateway", "catalog", "favorites", "assistant")
 # Who keeps state in Redis when REDIS_URL is set (else in-process / in its database).
 REDIS_USERS = {
-    "catalog": "response cache",
+    "catalog": "response cache, task queue",
     "auth": "failed-login counts",
+    "assistant": "task queue",
 }
 
 TYPE_NAMES = {

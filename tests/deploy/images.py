@@ -20,6 +20,7 @@ PACKAGES = {
     "catalog": "catalog_service",
     "favorites": "favorites_service",
     "auth": "auth_service",
+    "assistant": "assistant_service",
 }
 _VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 

