@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from service_kit.config import REPO_ROOT
+from service_kit.config import DEFAULT_PORTS, REPO_ROOT
 from tests.support.processes import free_port
 
 from .conftest import report, wait_until
@@ -23,7 +23,6 @@ from .conftest import report, wait_until
 pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
-DEFAULT_PORTS = {"gateway": 8000, "catalog": 8001, "favorites": 8002, "auth": 8003}
 
 
 def ctl(env: dict, config: Path, *args: str) -> str:
@@ -57,10 +56,11 @@ def portal(tmp_path):
         CATALOG_URL=urls["catalog"],
         FAVORITES_URL=urls["favorites"],
         AUTH_URL=urls["auth"],
+        ASSISTANT_URL=urls["assistant"],
         AUTH_JWKS_URL=f"{urls['auth']}/.well-known/jwks.json",
         LOG_LEVEL="WARNING",
     )
-    for service in ("auth_service", "catalog_service", "favorites_service"):
+    for service in ("auth_service", "catalog_service", "favorites_service", "assistant_service"):
         subprocess.run(
             [sys.executable, "-m", service, "migrate"], env=env, cwd=REPO_ROOT, check=True
         )
@@ -144,7 +144,9 @@ def test_a_killed_service_comes_back_while_the_others_keep_answering(portal):
     finally:
         stop.set()
         loader.join()
-    wait_until(lambda: ctl(env, config, "status").count(" RUNNING ") == 5, 30, interval=0.5)
+    procfile = (REPO_ROOT / "Procfile").read_text().splitlines()
+    programs = sum(1 for line in procfile if line.strip() and not line.startswith("#"))
+    wait_until(lambda: ctl(env, config, "status").count(" RUNNING ") == programs, 30, interval=0.5)
     status = ctl(env, config, "status")
     report(
         "make run, catalog SIGKILLed",
