@@ -8,6 +8,7 @@ immediate mode uses the test's database and provider.
 """
 
 import logging
+import threading
 from functools import cache
 
 from huey import crontab
@@ -85,13 +86,18 @@ def requeue_stalled_runs() -> None:
 
 @huey.task(retries=30, retry_delay=5)
 def seed_demo_dataset() -> str:
-    """The curated demo dataset, once the catalog answers (retried until it does)."""
+    """The curated demo dataset, once the catalog answers (retried until it does). One loader
+    at a time: a second one waits for the lock, then finds the dataset there."""
     current = runtime()
-    with current.database.session() as session:
+    with huey.lock_task("assistant-demo-dataset"), current.database.session() as session:
         return demo.seed(session, current.catalog())
+
+
+_seed_queued = threading.Lock()
 
 
 @huey.on_startup()
 def _seed_demo_on_start() -> None:
-    if runtime().config["ASSISTANT_DEMO_DATASET"]:
+    # Every worker thread runs the start-up hooks; one of them queues the load.
+    if runtime().config["ASSISTANT_DEMO_DATASET"] and _seed_queued.acquire(blocking=False):
         seed_demo_dataset()

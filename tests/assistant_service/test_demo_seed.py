@@ -1,10 +1,12 @@
 """The curated demo dataset loaded through the real catalog: approved, split, error-free."""
 
 import json
+import threading
 
+from huey.exceptions import TaskLockedException
 from sqlalchemy import select
 
-from assistant_service import datasets, demo
+from assistant_service import datasets, demo, tasks
 from assistant_service.models import Dataset
 
 
@@ -30,3 +32,23 @@ def test_without_the_course_nothing_is_loaded(session, catalog, tmp_path):
     path = tmp_path / "demo.json"
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     assert demo.seed(session, catalog, path) == "no-course"
+
+
+def test_two_loaders_at_once_make_one_dataset(session, app):
+    # Creating the app bound the tasks to its configuration (the test's databases).
+    outcomes: list[str] = []
+
+    def load():
+        try:
+            outcomes.append(tasks.seed_demo_dataset.call_local())
+        except TaskLockedException:
+            outcomes.append("locked")  # the queue retries it; then it finds the dataset
+
+    threads = [threading.Thread(target=load) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) in (["created", "exists"], ["created", "locked"])
+    assert len(session.scalars(select(Dataset).where(Dataset.name == demo.DATASET_NAME)).all()) == 1
+    assert tasks.seed_demo_dataset.call_local() == "exists"
