@@ -34,6 +34,7 @@ METHODS = ("get", "post", "put", "patch", "delete")
 
 def merged_openapi() -> dict:
     """The gateway's merged document, built from the services' apps without any server."""
+    from assistant_service import create_app as assistant_app
     from auth_service import create_app as auth_app
     from catalog_service import create_app as catalog_app
     from favorites_service import create_app as favorites_app
@@ -45,6 +46,7 @@ def merged_openapi() -> dict:
         ("catalog", catalog_app),
         ("favorites", favorites_app),
         ("auth", auth_app),
+        ("assistant", assistant_app),
     ):
         specs[service] = factory({"TESTING": True}).test_client().get("/openapi.json").get_json()
     return merge_specs(specs, RouteTable(ROUTES), [])
@@ -76,6 +78,640 @@ class Step:
     upload: str | None = None  # a file under docs/postman sent as the multipart field "file"
     tests: str = ""
     prerequest: str = ""
+
+
+# The course assistant, run without a model provider (OPENAI_API_KEY unset): the teacher builds a
+# fine-tuning dataset from a demo course's teaching texts by hand and by import, reviews, splits
+# and exports it; generation answers 409. The demo course with teaching texts is taught by the
+# newman teacher only for this folder.
+ASSISTANT_COURSE = "Алгоритмы и структуры данных"
+# Under docs/postman (the README imports it too): four lines, the last with a weak answer.
+ASSISTANT_UPLOAD = "examples.jsonl"
+WEAK_ANSWER = "Не знаю."
+EDITED_ANSWER = (
+    "Алгоритм — это последовательность шагов, а программа — его запись на конкретном языке "
+    "программирования. Один алгоритм можно записать на Python, C++ или псевдокоде, и его "
+    "свойства от этого не меняются."
+)
+REFUSAL = (
+    "К сожалению, в материалах курса нет ответа на этот вопрос, поэтому я не могу на него "
+    "ответить. Попробуйте спросить преподавателя курса."
+)
+NO_SUCH_ID = "2147483647"  # the largest id a path accepts: well formed, never stored
+
+
+def _export_step(split: str) -> Step:
+    """Download one split as JSONL: as many lines as the split got, each a conversation that
+    ends with the assistant's answer."""
+    count = f"{split}Count"
+    return Step(
+        f"Export the {split} split (teacher)",
+        "GET /api/assistant/datasets/{dataset_id}/export.jsonl",
+        200,
+        token="teacherToken",
+        path={"dataset_id": "{{datasetId}}"},
+        query=[("split", split)],
+        tests=f"""
+const lines = pm.response.text().split('\\n').filter((line) => line.trim() !== '');
+pm.test('one line per example of the split', () => pm.expect(lines).to.have.lengthOf(n('{count}')));
+pm.test('every line a conversation that ends with the assistant', () => {{
+  lines.forEach((line) => {{
+    const messages = JSON.parse(line).messages;
+    pm.expect(messages[0].role).to.eql('system');
+    pm.expect(messages[messages.length - 1].role).to.eql('assistant');
+    pm.expect(messages[messages.length - 1].content).to.be.a('string').and.not.empty;
+  }});
+}});
+pm.test('a JSONL attachment named after the dataset and split', () => {{
+  pm.expect(pm.response.headers.get('Content-Type')).to.include('application/jsonl');
+  const disposition = pm.response.headers.get('Content-Disposition');
+  pm.expect(disposition).to.match(/^attachment;/);
+  pm.expect(disposition).to.include(`dataset-${{v('datasetId')}}-{split}.jsonl`);
+  pm.expect(pm.response.headers.get('Cache-Control')).to.include('no-store');
+}});
+""",
+    )
+
+
+ASSISTANT_STEPS: list[Step] = [
+    Step(
+        "Find the course with teaching texts",
+        "GET /api/courses",
+        200,
+        tests=f"""
+const course = pm.response.json().find((c) => c.name === '{ASSISTANT_COURSE}');
+pm.test('the demo course is in the catalog', () => pm.expect(course).to.be.an('object'));
+save('assistantCourseId', course.id);
+""",
+    ),
+    Step(
+        "Assign the teacher to it (admin)",
+        "PUT /api/courses/{course_id}/teachers/{user_id}",
+        200,
+        token="adminToken",
+        path={"course_id": "{{assistantCourseId}}", "user_id": "{{teacherId}}"},
+        tests="""
+pm.test('the teacher is listed', () => {
+  pm.expect(pm.response.json().teacher_ids).to.include(n('teacherId'));
+});
+""",
+    ),
+    Step(
+        "What the assistant can do here (teacher)",
+        "GET /api/assistant/status",
+        200,
+        token="teacherToken",
+        tests="""
+const status = pm.response.json();
+pm.test('no provider: generation is off, and the message says what would turn it on', () => {
+  pm.expect(status.provider_configured).to.be.false;
+  pm.expect(status.message).to.include('OPENAI_API_KEY');
+  pm.expect(status.teacher_model).to.be.a('string').and.not.empty;
+  pm.expect(status.fine_tuning_base_model).to.be.a('string').and.not.empty;
+});
+pm.test('never cached', () => {
+  pm.expect(pm.response.headers.get('Cache-Control')).to.include('no-store');
+});
+""",
+    ),
+    Step(
+        "The course's sources, never snapshotted (teacher)",
+        "GET /api/assistant/courses/{course_id}/sources",
+        200,
+        token="teacherToken",
+        path={"course_id": "{{assistantCourseId}}"},
+        tests="""
+const sources = pm.response.json();
+pm.test('no snapshot yet: every text-bearing material is new', () => {
+  pm.expect(sources.snapshot).to.be.null;
+  pm.expect(sources.changes).to.not.be.empty;
+  sources.changes.forEach((change) => pm.expect(change.change).to.eql('added'));
+});
+save('sourcesCount', sources.changes.length);
+""",
+    ),
+    Step(
+        "Snapshot the course's texts (teacher)",
+        "POST /api/assistant/courses/{course_id}/sources",
+        201,
+        token="teacherToken",
+        path={"course_id": "{{assistantCourseId}}"},
+        tests=f"""
+const snapshot = pm.response.json();
+pm.test('every text-bearing material, with its sha256', () => {{
+  pm.expect(snapshot.course_id).to.eql(n('assistantCourseId'));
+  pm.expect(snapshot.course_name).to.eql('{ASSISTANT_COURSE}');
+  pm.expect(snapshot.sources).to.have.lengthOf(n('sourcesCount'));
+  snapshot.sources.forEach((source) => {{
+    pm.expect(source.sha256).to.match(/^[0-9a-f]{{64}}$/);
+    pm.expect(source.title).to.be.a('string').and.not.empty;
+    pm.expect(source.warnings).to.be.an('array');
+  }});
+}});
+save('snapshotId', snapshot.id);
+""",
+    ),
+    Step(
+        "The sources after the snapshot (teacher)",
+        "GET /api/assistant/courses/{course_id}/sources",
+        200,
+        token="teacherToken",
+        path={"course_id": "{{assistantCourseId}}"},
+        tests="""
+const sources = pm.response.json();
+pm.test('the new snapshot, and nothing changed since', () => {
+  pm.expect(sources.snapshot.id).to.eql(n('snapshotId'));
+  pm.expect(sources.changes).to.have.lengthOf(n('sourcesCount'));
+  sources.changes.forEach((change) => pm.expect(change.change).to.eql('unchanged'));
+});
+""",
+    ),
+    Step(
+        "Start a dataset from the snapshot (teacher)",
+        "POST /api/assistant/courses/{course_id}/datasets",
+        201,
+        token="teacherToken",
+        path={"course_id": "{{assistantCourseId}}"},
+        body={"name": "  Вопросы по алгоритмам  ", "snapshot_id": "{{snapshotId:raw}}"},
+        tests="""
+const dataset = pm.response.json();
+pm.test('an empty dataset of that snapshot, its name trimmed', () => {
+  pm.expect(dataset.name).to.eql('Вопросы по алгоритмам');
+  pm.expect(dataset.course_id).to.eql(n('assistantCourseId'));
+  pm.expect(dataset.snapshot_id).to.eql(n('snapshotId'));
+  pm.expect(dataset.created_by).to.eql(n('teacherId'));
+  pm.expect(dataset.split_shares).to.eql([80, 10, 10]);
+  pm.expect(dataset.counts).to.eql({ pending: 0, approved: 0, rejected: 0, total: 0 });
+});
+save('datasetId', dataset.id);
+""",
+    ),
+    Step(
+        "The course's datasets (teacher)",
+        "GET /api/assistant/courses/{course_id}/datasets",
+        200,
+        token="teacherToken",
+        path={"course_id": "{{assistantCourseId}}"},
+        tests="""
+pm.test('the new dataset, newest first', () => {
+  const datasets = pm.response.json();
+  pm.expect(datasets[0].id).to.eql(n('datasetId'));
+  datasets.forEach((d) => pm.expect(d.course_id).to.eql(n('assistantCourseId')));
+});
+""",
+    ),
+    Step(
+        "The dataset's passages (teacher)",
+        "GET /api/assistant/datasets/{dataset_id}/chunks",
+        200,
+        token="teacherToken",
+        path={"dataset_id": "{{datasetId}}"},
+        tests="""
+const chunks = pm.response.json();
+pm.test('passages of the snapshot, each with its material and heading', () => {
+  pm.expect(chunks).to.not.be.empty;
+  chunks.forEach((chunk) => {
+    pm.expect(chunk.content).to.be.a('string').and.not.empty;
+    pm.expect(chunk.heading).to.be.a('string');
+    pm.expect(chunk.tokens).to.be.above(0);
+  });
+  pm.expect(new Set(chunks.map((c) => c.id)).size).to.eql(chunks.length);
+});
+const euclid = chunks.find((c) => c.heading.endsWith('› Алгоритм Евклида'));
+const definition = chunks.find((c) => c.heading.endsWith('› Что такое алгоритм'));
+pm.test('the first lecture defines algorithms and explains Euclid', () => {
+  pm.expect(euclid.content).to.include('НОД');
+  pm.expect(definition.content).to.include('Алгоритм');
+  pm.expect(euclid.material_id).to.eql(definition.material_id);
+});
+save('euclidChunkId', euclid.id);
+save('definitionChunkId', definition.id);
+""",
+    ),
+    Step(
+        "Write an example citing one passage (teacher)",
+        "POST /api/assistant/datasets/{dataset_id}/examples",
+        201,
+        token="teacherToken",
+        path={"dataset_id": "{{datasetId}}"},
+        body={
+            "question": "Как работает алгоритм Евклида?",
+            "answer": "Он основан на тождестве НОД(a, b) = НОД(b, a mod b): пару чисел заменяют "
+            "на меньшее число и остаток от деления, пока второе число не станет нулём; тогда "
+            "первое и есть НОД [1].",
+            "chunk_ids": ["{{euclidChunkId:raw}}"],
+        },
+        tests="""
+const example = pm.response.json();
+pm.test('approved by its author, with the passage quoted as a source', () => {
+  pm.expect(example.origin).to.eql('manual');
+  pm.expect(example.status).to.eql('approved');
+  pm.expect(example.kind).to.eql('in_scope');
+  pm.expect(example.split).to.be.null;
+  pm.expect(example.chunk_id).to.eql(n('euclidChunkId'));
+  pm.expect(example.messages.map((m) => m.role)).to.eql(['system', 'user', 'assistant']);
+  pm.expect(example.messages[1].content).to.include('Как работает алгоритм Евклида?');
+  pm.expect(example.messages[1].content).to.include('<source id="1"');
+  pm.expect(example.messages[2].content).to.include('[1]');
+  pm.expect(example.tokens).to.be.above(0);
+});
+save('manualExampleId', example.id);
+""",
+    ),
+    Step(
+        "Write an example citing two passages (teacher)",
+        "POST /api/assistant/datasets/{dataset_id}/examples",
+        201,
+        token="teacherToken",
+        path={"dataset_id": "{{datasetId}}"},
+        body={
+            "question": "Приведите пример алгоритма и объясните, почему это алгоритм.",
+            "answer": "Алгоритм — конечная последовательность точно определённых шагов, "
+            "преобразующая вход в выход [1]. Алгоритм Евклида подходит под это определение: "
+            "его шаги однозначны, и он всегда завершается, выдавая НОД [2].",
+            "chunk_ids": ["{{definitionChunkId:raw}}", "{{euclidChunkId:raw}}"],
+        },
+        tests="""
+const example = pm.response.json();
+pm.test('both passages quoted, in the order given', () => {
+  const user = example.messages[1].content;
+  pm.expect(user).to.include('<source id="2"');
+  pm.expect(user.indexOf('конечная последовательность')).to.be.below(user.indexOf('НОД'));
+  pm.expect(example.chunk_id).to.eql(n('definitionChunkId'));
+});
+""",
+    ),
+    Step(
+        "Write an out-of-scope example (teacher)",
+        "POST /api/assistant/datasets/{dataset_id}/examples",
+        201,
+        token="teacherToken",
+        path={"dataset_id": "{{datasetId}}"},
+        body={
+            "question": "Когда будет экзамен по этому курсу?",
+            "answer": REFUSAL,
+            "chunk_ids": [],
+            "kind": "out_of_scope",
+        },
+        tests="""
+const example = pm.response.json();
+pm.test('a refusal without sources', () => {
+  pm.expect(example.kind).to.eql('out_of_scope');
+  pm.expect(example.chunk_id).to.be.null;
+  pm.expect(example.messages[1].content).to.include('(нет источников)');
+});
+save('outOfScopeExampleId', example.id);
+""",
+    ),
+    Step(
+        "An answer citing a source that is not given",
+        "POST /api/assistant/datasets/{dataset_id}/examples",
+        422,
+        token="teacherToken",
+        path={"dataset_id": "{{datasetId}}"},
+        body={
+            "question": "Что такое НОД?",
+            "answer": "Наибольший общий делитель [2].",
+            "chunk_ids": ["{{euclidChunkId:raw}}"],
+        },
+        tests="""
+pm.test('the missing source is named', () => {
+  pm.expect(JSON.stringify(pm.response.json())).to.include('[2]');
+});
+""",
+    ),
+    Step(
+        "Import examples from a JSONL file (teacher)",
+        "POST /api/assistant/datasets/{dataset_id}/import",
+        201,
+        token="teacherToken",
+        path={"dataset_id": "{{datasetId}}"},
+        upload=ASSISTANT_UPLOAD,
+        tests="""
+pm.test('every line imported', () => pm.expect(pm.response.json().imported).to.eql(4));
+""",
+    ),
+    Step(
+        "The examples waiting for review (teacher)",
+        "GET /api/assistant/datasets/{dataset_id}/examples",
+        200,
+        token="teacherToken",
+        path={"dataset_id": "{{datasetId}}"},
+        query=[("status", "pending"), ("page", "1"), ("page_size", "10")],
+        tests=f"""
+const examples = pm.response.json();
+pm.test('the imported ones, in review order', () => {{
+  pm.expect(examples).to.have.lengthOf(4);
+  examples.forEach((e) => {{
+    pm.expect(e.status).to.eql('pending');
+    pm.expect(e.origin).to.eql('imported');
+    pm.expect(e.messages[e.messages.length - 1].role).to.eql('assistant');
+  }});
+  const ids = examples.map((e) => e.id);
+  pm.expect(ids).to.eql([...ids].sort((a, b) => a - b));
+}});
+pm.test('pagination metadata', () => {{
+  const meta = JSON.parse(pm.response.headers.get('X-Pagination'));
+  pm.expect(meta.total).to.eql(4);
+  pm.expect(meta.page).to.eql(1);
+}});
+const answer = (e) => e.messages[e.messages.length - 1].content;
+const weak = examples.find((e) => answer(e) === '{WEAK_ANSWER}');
+pm.test('one answer needs editing', () => pm.expect(weak).to.be.an('object'));
+save('weakExampleId', weak.id);
+save('goodImportedIds', JSON.stringify(examples.filter((e) => e !== weak).map((e) => e.id)));
+""",
+    ),
+    Step(
+        "Approve the good ones at once (teacher)",
+        "POST /api/assistant/datasets/{dataset_id}/review",
+        200,
+        token="teacherToken",
+        path={"dataset_id": "{{datasetId}}"},
+        body={"example_ids": "{{goodImportedIds:raw}}", "status": "approved"},
+        tests="""
+pm.test('three changed', () => pm.expect(pm.response.json().changed).to.eql(3));
+""",
+    ),
+    Step(
+        "Edit the weak answer and approve it (teacher)",
+        "PATCH /api/assistant/examples/{example_id}",
+        200,
+        token="teacherToken",
+        path={"example_id": "{{weakExampleId}}"},
+        body={"answer": EDITED_ANSWER, "status": "approved"},
+        tests=f"""
+const example = pm.response.json();
+pm.test('the new answer, approved; the question kept', () => {{
+  pm.expect(example.status).to.eql('approved');
+  pm.expect(example.messages[example.messages.length - 1].content).to.eql('{EDITED_ANSWER}');
+  pm.expect(example.messages[1].content).to.eql('Чем программа отличается от алгоритма?');
+}});
+""",
+    ),
+    Step(
+        "One example (teacher)",
+        "GET /api/assistant/examples/{example_id}",
+        200,
+        token="teacherToken",
+        path={"example_id": "{{weakExampleId}}"},
+        tests="""
+const example = pm.response.json();
+pm.test('as edited', () => {
+  pm.expect(example.id).to.eql(n('weakExampleId'));
+  pm.expect(example.dataset_id).to.eql(n('datasetId'));
+  pm.expect(example.status).to.eql('approved');
+  pm.expect(example.messages[example.messages.length - 1].content).to.include('псевдокоде');
+});
+""",
+    ),
+    Step(
+        "The dataset after review (teacher)",
+        "GET /api/assistant/datasets/{dataset_id}",
+        200,
+        token="teacherToken",
+        path={"dataset_id": "{{datasetId}}"},
+        tests="""
+pm.test('seven examples, all approved', () => {
+  const dataset = pm.response.json();
+  pm.expect(dataset.id).to.eql(n('datasetId'));
+  pm.expect(dataset.counts).to.eql({ pending: 0, approved: 7, rejected: 0, total: 7 });
+});
+""",
+    ),
+    Step(
+        "Split into train, validation and test (teacher)",
+        "POST /api/assistant/datasets/{dataset_id}/split",
+        200,
+        token="teacherToken",
+        path={"dataset_id": "{{datasetId}}"},
+        body={"seed": 7, "shares": [80, 10, 10]},
+        tests="""
+const split = pm.response.json();
+pm.test('every approved example in one split, some held out', () => {
+  pm.expect(split.train + split.validation + split.test).to.eql(7);
+  pm.expect(split.train).to.be.above(split.validation);
+  pm.expect(split.validation).to.be.at.least(1);
+  pm.expect(split.test).to.be.at.least(1);
+});
+save('trainCount', split.train);
+save('validationCount', split.validation);
+save('testCount', split.test);
+""",
+    ),
+    Step(
+        "The training split's examples (teacher)",
+        "GET /api/assistant/datasets/{dataset_id}/examples",
+        200,
+        token="teacherToken",
+        path={"dataset_id": "{{datasetId}}"},
+        query=[("split", "train")],
+        tests="""
+const examples = pm.response.json();
+pm.test('as many as the split got, all approved', () => {
+  pm.expect(examples).to.have.lengthOf(n('trainCount'));
+  examples.forEach((e) => {
+    pm.expect(e.split).to.eql('train');
+    pm.expect(e.status).to.eql('approved');
+  });
+});
+""",
+    ),
+    Step(
+        "The validation report (teacher)",
+        "GET /api/assistant/datasets/{dataset_id}/report",
+        200,
+        token="teacherToken",
+        path={"dataset_id": "{{datasetId}}"},
+        tests="""
+const report = pm.response.json();
+pm.test('well formed, but too few examples to fine-tune yet', () => {
+  pm.expect(report.ok).to.be.false;
+  pm.expect(report.errors.map((e) => e.kind)).to.eql(['too_few_training_examples']);
+  pm.expect(report.errors[0].message).to.include('at least 10');
+  pm.expect(report.unsplit).to.eql(0);
+});
+pm.test('the splits as made, priced at the fine-tuning price', () => {
+  pm.expect(report.splits.train.examples).to.eql(n('trainCount'));
+  pm.expect(report.splits.validation.examples).to.eql(n('validationCount'));
+  pm.expect(report.splits.test.examples).to.eql(n('testCount'));
+  pm.expect(report.training.examples).to.eql(n('trainCount'));
+  pm.expect(report.training.billed_tokens).to.eql(
+    report.training.epochs * report.training.tokens_per_epoch);
+  pm.expect(report.prices.training).to.eql(3);
+  pm.expect(report.inference.cost_per_answer).to.be.above(0);
+});
+""",
+    ),
+    _export_step("train"),
+    _export_step("validation"),
+    _export_step("test"),
+    Step(
+        "Generating needs a model provider (teacher)",
+        "POST /api/assistant/datasets/{dataset_id}/generate",
+        409,
+        token="teacherToken",
+        path={"dataset_id": "{{datasetId}}"},
+        body={"questions_per_chunk": 2, "chunk_ids": ["{{euclidChunkId:raw}}"]},
+        tests="""
+pm.test('the message names the setting', () => {
+  pm.expect(pm.response.json().message).to.include('OPENAI_API_KEY');
+});
+""",
+    ),
+    Step(
+        "The dataset's generation runs (teacher)",
+        "GET /api/assistant/datasets/{dataset_id}/generations",
+        200,
+        token="teacherToken",
+        path={"dataset_id": "{{datasetId}}"},
+        tests="pm.test('none was started', () => pm.expect(pm.response.json()).to.eql([]));",
+    ),
+    Step(
+        "A generation run that does not exist",
+        "GET /api/assistant/generation-runs/{run_id}",
+        404,
+        token="teacherToken",
+        path={"run_id": NO_SUCH_ID},
+    ),
+    Step(
+        "Cancel a generation run that does not exist",
+        "POST /api/assistant/generation-runs/{run_id}/cancel",
+        404,
+        token="teacherToken",
+        path={"run_id": NO_SUCH_ID},
+    ),
+    Step(
+        "Delete an example (teacher)",
+        "DELETE /api/assistant/examples/{example_id}",
+        204,
+        token="teacherToken",
+        path={"example_id": "{{outOfScopeExampleId}}"},
+        tests="pm.test('no body', () => pm.expect(pm.response.text()).to.eql(''));",
+    ),
+    Step(
+        "The deleted example is gone",
+        "GET /api/assistant/examples/{example_id}",
+        404,
+        token="teacherToken",
+        path={"example_id": "{{outOfScopeExampleId}}"},
+    ),
+    Step(
+        "Rename the dataset and keep the review's place (teacher)",
+        "PATCH /api/assistant/datasets/{dataset_id}",
+        200,
+        token="teacherToken",
+        path={"dataset_id": "{{datasetId}}"},
+        body={"name": "Алгоритмы: вопросы студентов", "review_position": "{{weakExampleId:raw}}"},
+        tests="""
+const dataset = pm.response.json();
+pm.test('renamed, the place kept, one example fewer', () => {
+  pm.expect(dataset.name).to.eql('Алгоритмы: вопросы студентов');
+  pm.expect(dataset.review_position).to.eql(n('weakExampleId'));
+  pm.expect(dataset.counts.total).to.eql(6);
+  pm.expect(dataset.split_shares).to.eql([80, 10, 10]);
+});
+""",
+    ),
+    Step(
+        "Model prices (teacher)",
+        "GET /api/assistant/prices",
+        200,
+        token="teacherToken",
+        tests="""
+const prices = pm.response.json();
+const tuned = prices.find((p) => p.model === 'gpt-4o-mini-2024-07-18');
+const teacher = prices.find((p) => p.model === 'gpt-4o');
+pm.test('the fine-tuning and teacher models, USD per 1M tokens', () => {
+  pm.expect(tuned.training).to.eql(3);
+  pm.expect(teacher.output).to.be.above(teacher.input);
+  prices.forEach((p) => pm.expect(p.input).to.be.at.least(p.cached_input));
+});
+save('teacherModelPrice', JSON.stringify(teacher));
+""",
+    ),
+    Step(
+        "A teacher may not set prices",
+        "PUT /api/assistant/prices/{model}",
+        403,
+        token="teacherToken",
+        path={"model": "gpt-4o"},
+        body={"input": 0, "cached_input": 0, "output": 0},
+    ),
+    Step(
+        "Update a price (admin)",
+        "PUT /api/assistant/prices/{model}",
+        200,
+        token="adminToken",
+        path={"model": "gpt-4o"},
+        body={"training": None, "input": 2.75, "cached_input": 1.375, "output": 11},
+        tests="""
+const price = pm.response.json();
+pm.test('the new prices', () => {
+  pm.expect(price.model).to.eql('gpt-4o');
+  pm.expect([price.input, price.cached_input, price.output]).to.eql([2.75, 1.375, 11]);
+  pm.expect(price.training).to.be.null;
+  pm.expect(Date.parse(price.updated_at)).to.not.be.NaN;
+});
+""",
+    ),
+    Step(
+        "Set the price back (admin)",
+        "PUT /api/assistant/prices/{model}",
+        200,
+        token="adminToken",
+        path={"model": "gpt-4o"},
+        prerequest="""
+const before = JSON.parse(v('teacherModelPrice'));
+['training', 'input', 'cached_input', 'output'].forEach((name) => {
+  save(`price_${name}`, JSON.stringify(before[name]));
+});
+""",
+        body={
+            "training": "{{price_training:raw}}",
+            "input": "{{price_input:raw}}",
+            "cached_input": "{{price_cached_input:raw}}",
+            "output": "{{price_output:raw}}",
+        },
+        tests="""
+const price = pm.response.json();
+const before = JSON.parse(v('teacherModelPrice'));
+pm.test('as it was', () => {
+  ['training', 'input', 'cached_input', 'output'].forEach((name) => {
+    pm.expect(price[name]).to.eql(before[name]);
+  });
+});
+""",
+    ),
+    Step(
+        "A student may not open a dataset",
+        "GET /api/assistant/datasets/{dataset_id}",
+        403,
+        token="studentToken",
+        path={"dataset_id": "{{datasetId}}"},
+    ),
+    Step(
+        "Delete the dataset (teacher)",
+        "DELETE /api/assistant/datasets/{dataset_id}",
+        204,
+        token="teacherToken",
+        path={"dataset_id": "{{datasetId}}"},
+    ),
+    Step(
+        "The deleted dataset is gone",
+        "GET /api/assistant/datasets/{dataset_id}",
+        404,
+        token="teacherToken",
+        path={"dataset_id": "{{datasetId}}"},
+    ),
+    Step(
+        "Unassign the teacher from the course (admin)",
+        "DELETE /api/courses/{course_id}/teachers/{user_id}",
+        204,
+        token="adminToken",
+        path={"course_id": "{{assistantCourseId}}", "user_id": "{{teacherId}}"},
+    ),
+]
 
 
 FOLDERS: list[tuple[str, list[Step]]] = [
@@ -754,8 +1390,9 @@ pm.test('the course is back', () => pm.expect(pm.response.json().id).to.eql(n('n
             ),
         ],
     ),
+    ("5. Course assistant", ASSISTANT_STEPS),
     (
-        "5. Administration",
+        "6. Administration",
         [
             Step(
                 "Find the student (admin)",
@@ -804,7 +1441,7 @@ pm.test('the user, active', () => {
         ],
     ),
     (
-        "6. Errors",
+        "7. Errors",
         [
             Step("The Sider needs a token", "GET /api/user/courses", 401),
             Step(
@@ -852,7 +1489,7 @@ pm.test('the user, active', () => {
         ],
     ),
     (
-        "7. Sign out",
+        "8. Sign out",
         [
             Step(
                 "Log out",
@@ -1059,10 +1696,11 @@ def build(spec: dict, converted: dict) -> dict:
             "name": "Course portal API",
             "description": (
                 "Every operation of the portal's API, through the gateway, as one scenario: "
-                "accounts, browsing, the Sider, teaching, administration, errors, sign-out. "
-                "Generated by scripts/build-postman-collection.py from the merged OpenAPI with "
-                "openapi-to-postmanv2; run it with scripts/run-newman.sh. Needs the variables "
-                "baseUrl, adminEmail, adminPassword, teacherEmail, teacherPassword."
+                "accounts, browsing, the Sider, teaching, the course assistant, administration, "
+                "errors, sign-out. Generated by scripts/build-postman-collection.py from the "
+                "merged OpenAPI with openapi-to-postmanv2; run it with scripts/run-newman.sh. "
+                "Needs the variables baseUrl, adminEmail, adminPassword, teacherEmail, "
+                "teacherPassword; the assistant runs without a model provider."
             ),
             "schema": "https://schema.getpostman.com/json/collection/v2.1.0/collection.json",
         },

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the Postman collection (docs/postman) with newman against the whole portal as real
-# processes: the four services under gunicorn, configured as the images configure them
+# processes: the five services under gunicorn, configured as the images configure them
 # (deploy/gunicorn.conf.py), on fresh databases, with demo data and an admin and a teacher.
 # Everything it starts is stopped again, whatever the outcome; the exit status is newman's.
 #
@@ -24,10 +24,12 @@ trap stop_all EXIT
 declare -A port=(
   [gateway]=$base_port [catalog]=$((base_port + 1))
   [favorites]=$((base_port + 2)) [auth]=$((base_port + 3))
+  [assistant]=$((base_port + 4))
 )
 declare -A package=(
   [gateway]=gateway [catalog]=catalog_service
   [favorites]=favorites_service [auth]=auth_service
+  [assistant]=assistant_service
 )
 
 export VAR_DIR="$work/var"
@@ -35,14 +37,16 @@ export JWT_PRIVATE_KEY_FILE="$work/jwt-private.pem"
 export CATALOG_URL="http://127.0.0.1:${port[catalog]}"
 export FAVORITES_URL="http://127.0.0.1:${port[favorites]}"
 export AUTH_URL="http://127.0.0.1:${port[auth]}"
+export ASSISTANT_URL="http://127.0.0.1:${port[assistant]}"
 export AUTH_JWKS_URL="$AUTH_URL/.well-known/jwks.json"
 export LOG_LEVEL=WARNING GUNICORN_WORKERS=2
-unset REDIS_URL DATABASE_URL
+# No model provider: the assistant's generation answers 409, everything else works.
+unset REDIS_URL DATABASE_URL OPENAI_API_KEY OPENAI_BASE_URL
 
 database() { echo "sqlite:///$work/$1.db"; }
 
 echo "run-newman: preparing databases and accounts in $work"
-for service in catalog favorites auth; do
+for service in catalog favorites auth assistant; do
   DATABASE_URL="$(database "$service")" "$python" -m "${package[$service]}" migrate >/dev/null
 done
 DATABASE_URL="$(database auth)" "$python" -m auth_service create-key >/dev/null
@@ -55,7 +59,7 @@ DATABASE_URL="$(database auth)" "$python" -m auth_service create-user \
 DATABASE_URL="$(database auth)" "$python" -m auth_service create-user \
   --email "$teacher_email" --password "$teacher_password" --role teacher >/dev/null
 
-for service in auth catalog favorites gateway; do
+for service in auth catalog favorites assistant gateway; do
   mkdir -p "$work/metrics-$service"
   DATABASE_URL="$(database "$service")" \
   GUNICORN_BIND="127.0.0.1:${port[$service]}" \
@@ -93,7 +97,7 @@ docs/postman/node_modules/.bin/newman run docs/postman/course-portal.postman_col
   --working-dir "$PWD/docs/postman" --color off --disable-unicode --no-insecure-file-read || status=$?
 
 if [[ $status -ne 0 ]]; then
-  for service in gateway catalog favorites auth; do
+  for service in gateway catalog favorites auth assistant; do
     echo "--- $service log (last lines)"
     tail -n 20 "$work/$service.log"
   done
