@@ -99,10 +99,25 @@ def delete_dataset(session: Session, dataset: Dataset) -> None:
     session.commit()
 
 
-def set_review_position(session: Session, dataset: Dataset, example_id: int | None) -> Dataset:
-    dataset.review_position = example_id
+def update_dataset(session: Session, dataset: Dataset, changes: dict) -> Dataset:
+    """Rename a dataset and/or remember the example its reviewer stopped at (one of its own)."""
+    if "review_position" in changes:
+        _check_review_position(session, dataset, changes["review_position"])
+        dataset.review_position = changes["review_position"]
+    if "name" in changes:
+        dataset.name = changes["name"].strip()
     session.commit()
     return dataset
+
+
+def _check_review_position(session: Session, dataset: Dataset, example_id: int | None) -> None:
+    if example_id is not None:
+        example = session.get(Example, example_id)
+        if example is None or example.dataset_id != dataset.id:
+            raise InvalidInput(
+                "The review position is not an example of this dataset.",
+                {"review_position": [f"No example {example_id} in this dataset."]},
+            )
 
 
 # --- examples ---------------------------------------------------------------------------------

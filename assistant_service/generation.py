@@ -21,7 +21,7 @@ import openai
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service_kit import Conflict, NotFound
+from service_kit import Conflict, InvalidInput, NotFound
 from service_kit.db import utcnow
 from service_kit.text import stem, words
 
@@ -146,7 +146,10 @@ def start(
     if chunk_ids:
         unknown = sorted(set(chunk_ids) - set(available))
         if unknown:
-            raise Conflict(f"Passages {unknown} are not in this dataset's snapshot.")
+            raise InvalidInput(
+                "Some passages are not in this dataset's snapshot.",
+                {"chunk_ids": [f"No passage {chunk_id} in this snapshot." for chunk_id in unknown]},
+            )
         available = [chunk_id for chunk_id in available if chunk_id in set(chunk_ids)]
     run = GenerationRun(
         dataset_id=dataset.id,
@@ -179,7 +182,10 @@ def list_runs(session: Session, dataset_id: int) -> list[GenerationRun]:
 
 
 def cancel(session: Session, run: GenerationRun) -> GenerationRun:
-    """Ask a run to stop after its current chunk (a queued run stops at once)."""
+    """Ask a run to stop after its current chunk (a queued run stops at once); Conflict when it
+    has already finished."""
+    if run.status in ("succeeded", "failed", "cancelled"):
+        raise Conflict(f"The run has already finished ({run.status}).")
     if run.status == "queued":
         run.status, run.finished_at = "cancelled", utcnow()
     elif run.status == "running":

@@ -120,6 +120,7 @@ class CourseSources(MethodView):
 
     @require_permission(ASSISTANT_BUILD)
     @blp.response(201, SnapshotSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(409, description="No material of the course stores text")
     def post(self, course_id):
         """Snapshot the course's text-bearing materials now (with their sha256)."""
@@ -133,6 +134,7 @@ class CourseSources(MethodView):
 class CourseDatasets(MethodView):
     @require_permission(ASSISTANT_BUILD)
     @blp.response(200, DatasetSchema(many=True))
+    @blp.alt_response(404, response="NOT_FOUND")
     def get(self, course_id):
         """The course's datasets, newest first."""
         _builder_of_course(course_id)
@@ -142,6 +144,7 @@ class CourseDatasets(MethodView):
     @require_permission(ASSISTANT_BUILD)
     @blp.arguments(DatasetCreateSchema)
     @blp.response(201, DatasetSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
     def post(self, body, course_id):
         """Start a dataset from a snapshot (the newest, taken now if there is none)."""
         _builder_of_course(course_id)
@@ -170,19 +173,16 @@ class DatasetById(MethodView):
     @require_permission(ASSISTANT_BUILD)
     @blp.arguments(DatasetUpdateSchema)
     @blp.response(200, DatasetSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
     def patch(self, changes, dataset_id):
         """Rename a dataset or save where its review stopped."""
         session = get_session()
         dataset = _dataset_for_builder(session, dataset_id)
-        if "name" in changes:
-            dataset.name = changes["name"].strip()
-        if "review_position" in changes:
-            datasets.set_review_position(session, dataset, changes["review_position"])
-        session.commit()
-        return _with_counts(session, dataset)
+        return _with_counts(session, datasets.update_dataset(session, dataset, changes))
 
     @require_permission(ASSISTANT_BUILD)
     @blp.response(204)
+    @blp.alt_response(404, response="NOT_FOUND")
     def delete(self, dataset_id):
         """Delete a dataset with all its examples."""
         session = get_session()
@@ -193,6 +193,7 @@ class DatasetById(MethodView):
 class DatasetChunks(MethodView):
     @require_permission(ASSISTANT_BUILD)
     @blp.response(200, ChunkSchema(many=True))
+    @blp.alt_response(404, response="NOT_FOUND")
     def get(self, dataset_id):
         """The passages of the dataset's snapshot, in reading order (sources for examples)."""
         session = get_session()
@@ -216,6 +217,7 @@ class DatasetExamples(MethodView):
     @require_permission(ASSISTANT_BUILD)
     @blp.arguments(ExampleQueryArgsSchema, **QUERY_ARGS)
     @blp.response(200, ExampleSchema(many=True), headers=PAGINATION_HEADER)
+    @blp.alt_response(404, response="NOT_FOUND")
     def get(self, args, dataset_id):
         """The dataset's examples in review order, filtered by status, split or origin."""
         session = get_session()
@@ -233,6 +235,7 @@ class DatasetExamples(MethodView):
     @require_permission(ASSISTANT_BUILD)
     @blp.arguments(ExampleCreateSchema)
     @blp.response(201, ExampleSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
     def post(self, body, dataset_id):
         """Write an example by hand: a question, its ideal answer, and the passages it cites."""
         session = get_session()
@@ -249,6 +252,7 @@ class DatasetImport(MethodView):
     @accepts_upload_of(lambda: datasets.IMPORT_MAX_BYTES)
     @blp.arguments(ImportFileSchema, location="files")
     @blp.response(201, ImportResultSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(413, description="Larger than 50 MiB")
     @blp.alt_response(422, description="Bad lines, each named with what is wrong; none stored")
     def post(self, files, dataset_id):
@@ -264,6 +268,7 @@ class DatasetReview(MethodView):
     @require_permission(ASSISTANT_BUILD)
     @blp.arguments(ReviewSchema)
     @blp.response(200, ReviewResultSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
     def post(self, body, dataset_id):
         """Approve, reject or reset several examples at once."""
         session = get_session()
@@ -287,6 +292,7 @@ class ExampleById(MethodView):
     @require_permission(ASSISTANT_BUILD)
     @blp.arguments(ExampleUpdateSchema)
     @blp.response(200, ExampleSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
     def patch(self, changes, example_id):
         """Approve, reject, or edit an example (its answer, or its whole conversation)."""
         session = get_session()
@@ -296,6 +302,7 @@ class ExampleById(MethodView):
 
     @require_permission(ASSISTANT_BUILD)
     @blp.response(204)
+    @blp.alt_response(404, response="NOT_FOUND")
     def delete(self, example_id):
         """Delete an example."""
         session = get_session()
@@ -309,6 +316,7 @@ class DatasetSplit(MethodView):
     @require_permission(ASSISTANT_BUILD)
     @blp.arguments(SplitSchema)
     @blp.response(200, SplitResultSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
     def post(self, body, dataset_id):
         """Split the approved examples into train/validation/test, one chunk never in two."""
         session = get_session()
@@ -322,6 +330,7 @@ class DatasetSplit(MethodView):
 class DatasetReport(MethodView):
     @require_permission(ASSISTANT_BUILD)
     @blp.response(200, ReportSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
     def get(self, dataset_id):
         """The validation report: format errors, warnings, token counts, epochs and cost."""
         session = get_session()
@@ -332,7 +341,12 @@ class DatasetReport(MethodView):
 class DatasetExport(MethodView):
     @require_permission(ASSISTANT_BUILD)
     @blp.arguments(ExportQueryArgsSchema, **QUERY_ARGS)
-    @blp.response(200, description='JSONL, one {"messages": [...]} per line, UTF-8')
+    @blp.response(
+        200,
+        content_type="application/jsonl",
+        description='JSONL, one {"messages": [...]} per line, UTF-8 (empty before a split)',
+    )
+    @blp.alt_response(404, response="NOT_FOUND")
     def get(self, args, dataset_id):
         """Download one split's approved examples, ready for fine-tuning."""
         session = get_session()
@@ -354,6 +368,7 @@ class DatasetGenerate(MethodView):
     @require_permission(ASSISTANT_BUILD)
     @blp.arguments(GenerateSchema)
     @blp.response(202, GenerationRunSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(409, description="No provider key, or a run is already going")
     def post(self, body, dataset_id):
         """Generate examples with the teacher model (202; progress at the run's URL)."""
@@ -376,6 +391,7 @@ class DatasetGenerate(MethodView):
 class DatasetGenerations(MethodView):
     @require_permission(ASSISTANT_BUILD)
     @blp.response(200, GenerationRunSchema(many=True))
+    @blp.alt_response(404, response="NOT_FOUND")
     def get(self, dataset_id):
         """The dataset's generation runs, newest first."""
         session = get_session()
@@ -400,6 +416,8 @@ class GenerationRunById(MethodView):
 class GenerationRunCancel(MethodView):
     @require_permission(ASSISTANT_BUILD)
     @blp.response(200, GenerationRunSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, description="The run has already finished")
     def post(self, run_id):
         """Stop a run after the passage it is on (what it made so far stays)."""
         session = get_session()
@@ -422,6 +440,7 @@ class PriceByModel(MethodView):
     @require_permission(COURSES_ADMIN)
     @blp.arguments(PriceSchema)
     @blp.response(200, PriceSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
     def put(self, body, model):
         """Set a model's prices (admins), e.g. when the provider changes them."""
         return datasets.set_price(get_session(), model, body)

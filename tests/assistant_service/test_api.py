@@ -243,3 +243,17 @@ def test_prices_are_data_an_admin_updates(client, bearer, teacher):
         "/api/assistant/prices/gpt-4o-mini-2024-07-18", json=body, headers=bearer(ADMIN, "admin")
     )
     assert updated.status_code == 200 and updated.get_json()["training"] == 2.5
+
+
+def test_the_review_position_is_saved_only_for_an_example_of_the_dataset(client, teacher, dataset):
+    written = client.post(
+        f"/api/assistant/datasets/{dataset['id']}/examples",
+        json={"question": "Вопрос?", "answer": "Ответ.", "chunk_ids": []},
+        headers=teacher,
+    ).get_json()
+    path = f"/api/assistant/datasets/{dataset['id']}"
+    saved = client.patch(path, json={"review_position": written["id"]}, headers=teacher)
+    assert saved.status_code == 200 and saved.get_json()["review_position"] == written["id"]
+    refused = client.patch(path, json={"review_position": 999_999}, headers=teacher)
+    assert refused.status_code == 422
+    assert client.get(path, headers=teacher).get_json()["review_position"] == written["id"]

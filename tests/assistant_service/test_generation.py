@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from assistant_service import datasets, generation, prompting, sources
 from assistant_service.models import Example, GenerationRun
+from service_kit import Conflict, InvalidInput
 from service_kit.db import utcnow
 
 from .conftest import TEACHER
@@ -247,3 +248,19 @@ def test_a_run_that_stopped_moving_is_found_again(session, provider, dataset):
     fresh.status, fresh.updated_at = "running", utcnow() - timedelta(minutes=11)
     session.commit()
     assert generation.stalled(session) == [fresh.id]
+
+
+def test_a_finished_run_cannot_be_cancelled(session, provider, dataset):
+    run = generation.start(
+        session, provider, dataset, TEACHER, model="gpt-4o", questions_per_chunk=1
+    )
+    generation.cancel(session, run)
+    with pytest.raises(Conflict, match="already finished"):
+        generation.cancel(session, run)
+
+
+def test_passages_not_in_the_snapshot_are_refused(session, provider, dataset):
+    with pytest.raises(InvalidInput) as refused:
+        generation.start(session, provider, dataset, TEACHER, model="gpt-4o",
+                         questions_per_chunk=1, chunk_ids=[999_999])  # fmt: skip
+    assert refused.value.errors == {"chunk_ids": ["No passage 999999 in this snapshot."]}
