@@ -322,7 +322,7 @@ def test_me_describes_the_caller(client, tokens):
     body = response.json
     assert body["email"] == "ann@example.edu"
     assert body["role"] == "student"
-    assert body["permissions"] == ["favorites:write"]
+    assert body["permissions"] == ["assistant:use", "favorites:write"]
 
 
 def test_me_without_a_token_is_401(client):

@@ -92,7 +92,12 @@ def test_login_returns_a_verifiable_access_token(
     claims = verifier.verify(pair.access_token)
     assert claims["sub"] == str(user.id)
     assert claims["role"] == "teacher"
-    assert set(claims["perms"]) == {"favorites:write", "materials:write"}
+    assert set(claims["perms"]) == {
+        "favorites:write",
+        "materials:write",
+        "assistant:use",
+        "assistant:build",
+    }
     assert 899 < claims["exp"] - claims["iat"] <= 900
     assert claims["iss"] == settings.issuer and claims["aud"] == settings.audience
     assert len(claims["jti"]) == 32

@@ -111,7 +111,7 @@ def test_register_login_me(url):
     assert body.status_code == 200
     assert body.json()["email"] == email
     assert body.json()["full_name"] == "Иван Петров"
-    assert body.json()["permissions"] == ["favorites:write"]
+    assert body.json()["permissions"] == ["assistant:use", "favorites:write"]
 
 
 def test_its_tokens_pass_the_verifier_every_service_uses(url):

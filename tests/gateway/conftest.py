@@ -22,6 +22,7 @@ def app(issuer):
             "CATALOG_URL": nowhere,
             "FAVORITES_URL": nowhere,
             "AUTH_URL": nowhere,
+            "ASSISTANT_URL": nowhere,
         }
     )
 

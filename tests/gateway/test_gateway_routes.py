@@ -94,9 +94,11 @@ def test_each_service_url_comes_from_its_setting():
         "CATALOG_URL": "http://catalog:8001",
         "FAVORITES_URL": "http://favorites:8002",
         "AUTH_URL": "http://auth:8003",
+        "ASSISTANT_URL": "http://assistant:8004",
         "REDIS_URL": "redis://cache",
     }
     assert service_urls(config, TABLE) == {
+        "assistant": "http://assistant:8004",
         "auth": "http://auth:8003",
         "catalog": "http://catalog:8001",
         "favorites": "http://favorites:8002",

@@ -52,7 +52,7 @@ def test_a_genuine_token_yields_its_claims(issuer):
 
 def test_the_principal_carries_id_role_and_permissions(issuer):
     principal = verifier_for(issuer).principal(issuer.token(7, "student"))
-    assert principal == Principal(7, "student", frozenset({"favorites:write"}))
+    assert principal == Principal(7, "student", frozenset({"favorites:write", "assistant:use"}))
     assert principal.has("favorites:write")
     assert not principal.has("favorites:write", "materials:write")
 
