@@ -125,7 +125,18 @@ def test_every_json_endpoint_refuses_hostile_bodies(portal):
     admin = {"Authorization": f"Bearer {portal.tokens['admin']}"}
     student_id = api.api("GET", "/api/auth/me", portal.tokens["student"]).json()["id"]
     material = api.api("GET", "/api/courses/1/materials").json()["materials"][0]["id"]
-    ids = {"course_id": 1, "material_id": material, "user_id": student_id}
+    # The assistant's datasets, examples and runs: ids that exist nowhere, so a body that passes
+    # validation meets a 404 and stores nothing.
+    absent = 2**31 - 1
+    ids = {
+        "course_id": 1,
+        "material_id": material,
+        "user_id": student_id,
+        "dataset_id": absent,
+        "example_id": absent,
+        "run_id": absent,
+        "model": "gpt-4o",
+    }
 
     before = snapshot(api.database_urls)
     figures: Counter = Counter()
