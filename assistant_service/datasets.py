@@ -10,6 +10,7 @@ never shares its passage with a training one.
 import hashlib
 import json
 import random
+import re
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
@@ -38,6 +39,8 @@ IMPORT_MAX_BYTES = 50 * 1024 * 1024
 # beyond that it is a mistake, not an example).
 EXAMPLE_MAX_CHARS = 400_000
 FINE_TUNING_BASE_MODEL = "gpt-4o-mini-2024-07-18"
+# Provider model names, fine-tuned ones too ("ft:gpt-4o-mini-2024-07-18:org:suffix:id").
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 
 def check_builder(principal: Principal, course: Course) -> None:
@@ -415,6 +418,11 @@ def list_prices(session: Session) -> list[Price]:
 
 def set_price(session: Session, model: str, values: dict) -> Price:
     """Create or update one model's prices (USD per 1M tokens)."""
+    if not MODEL_NAME.fullmatch(model):
+        raise InvalidInput(
+            "Not a model name.",
+            {"model": ["Letters, digits and . _ : - only, up to 128 characters."]},
+        )
     price = session.get(Price, model) or Price(model=model)
     for name in ("training", "input", "cached_input", "output"):
         if name in values:

@@ -257,3 +257,14 @@ def test_the_review_position_is_saved_only_for_an_example_of_the_dataset(client,
     refused = client.patch(path, json={"review_position": 999_999}, headers=teacher)
     assert refused.status_code == 422
     assert client.get(path, headers=teacher).get_json()["review_position"] == written["id"]
+
+
+@pytest.mark.parametrize("model", ["gpt\u202e4o", "a b", "-leading", "x" * 129])
+def test_a_price_needs_a_plain_model_name(client, bearer, model):
+    body = {"training": 1.0, "input": 0.1, "cached_input": 0.05, "output": 0.4}
+    response = client.put(
+        f"/api/assistant/prices/{model}", json=body, headers=bearer(ADMIN, "admin")
+    )
+    assert response.status_code in (404, 422)  # 404: longer than any route takes
+    listed = client.get("/api/assistant/prices", headers=bearer(ADMIN, "admin")).get_json()
+    assert model not in {price["model"] for price in listed}
