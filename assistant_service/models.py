@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -183,4 +184,95 @@ class Price(Base):
     input: Mapped[Decimal] = mapped_column(Numeric(10, 4))
     cached_input: Mapped[Decimal] = mapped_column(Numeric(10, 4))
     output: Mapped[Decimal] = mapped_column(Numeric(10, 4))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FineTuningJob(Base):
+    """A fine-tuning job of one dataset at the provider, as the portal follows it."""
+
+    __tablename__ = "fine_tuning_jobs"
+    __table_args__ = (
+        Index("ix_fine_tuning_jobs_course", "course_id", "id"),
+        Index("ix_fine_tuning_jobs_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    course_id: Mapped[int] = mapped_column(Integer)
+    # created (not yet at the provider) | validating_files | queued | running | succeeded |
+    # failed | cancelled — the provider's statuses once it has the job
+    status: Mapped[str] = mapped_column(String(32), default="created")
+    base_model: Mapped[str] = mapped_column(String(128))
+    suffix: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    seed: Mapped[int] = mapped_column(Integer)
+    n_epochs: Mapped[int] = mapped_column(Integer)
+    estimated_cost_usd: Mapped[Decimal] = mapped_column(Numeric(12, 6))
+    training_file_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    validation_file_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    provider_job_id: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)
+    fine_tuned_model: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    trained_tokens: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    cost_usd: Mapped[Decimal | None] = mapped_column(Numeric(12, 6), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class FineTuningEvent(Base):
+    """One event the provider reported for a job (a message, or a step's metrics)."""
+
+    __tablename__ = "fine_tuning_events"
+    __table_args__ = (UniqueConstraint("job_id", "provider_event_id", name="uq_events_job_event"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("fine_tuning_jobs.id", ondelete="CASCADE"))
+    provider_event_id: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    level: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+
+
+class FineTuningCheckpoint(Base):
+    """A checkpoint the provider kept: a usable model at one step, with its metrics."""
+
+    __tablename__ = "fine_tuning_checkpoints"
+    __table_args__ = (
+        UniqueConstraint("job_id", "provider_checkpoint_id", name="uq_checkpoints_job_checkpoint"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("fine_tuning_jobs.id", ondelete="CASCADE"))
+    provider_checkpoint_id: Mapped[str] = mapped_column(String(128))
+    step: Mapped[int] = mapped_column(Integer)
+    fine_tuned_model_checkpoint: Mapped[str] = mapped_column(String(256))
+    metrics: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class TrainingMetric(Base):
+    """Loss and token accuracy at one step: live from the job's events, then from its result
+    file (which also has the validation figures)."""
+
+    __tablename__ = "training_metrics"
+
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("fine_tuning_jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    step: Mapped[int] = mapped_column(Integer, primary_key=True)
+    train_loss: Mapped[float | None] = mapped_column(Float, nullable=True)
+    train_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
+    valid_loss: Mapped[float | None] = mapped_column(Float, nullable=True)
+    valid_accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class CourseSettings(Base):
+    """What an admin or the course's teachers set for a course's assistant."""
+
+    __tablename__ = "course_settings"
+
+    course_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # USD a course may spend on fine-tuning in all (set by an admin); null: no limit.
+    training_budget_usd: Mapped[Decimal | None] = mapped_column(Numeric(12, 2), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
