@@ -24,4 +24,5 @@ def create_app(config: dict | None = None) -> Flask:
 def init_tasks(app: Flask) -> None:
     """Long work goes to the worker's queue; tasks of this process use the app's config."""
     app.extensions["queue_generation"] = tasks.generate_examples
+    app.extensions["queue_fine_tuning"] = tasks.submit_fine_tuning_job
     tasks.bind(app.config)

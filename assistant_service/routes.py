@@ -5,6 +5,8 @@ and admins: the token must grant `assistant:build`, and the catalog must list th
 the course's teachers (asked briefly cached) unless they are an admin.
 """
 
+from decimal import Decimal
+
 from flask import Response, current_app, stream_with_context
 from flask.views import MethodView
 from sqlalchemy.orm import Session
@@ -15,11 +17,12 @@ from service_kit.auth import current_principal, require_permission
 from service_kit.pagination import PAGINATION_HEADER, paginate, pagination_header
 from service_kit.permissions import ASSISTANT_BUILD, COURSES_ADMIN
 
-from . import datasets, generation, sources
+from . import datasets, fine_tuning, generation, sources
 from .catalog import get_catalog
 from .models import Dataset
 from .schemas import (
     ChunkSchema,
+    CourseSettingsSchema,
     DatasetCreateSchema,
     DatasetSchema,
     DatasetUpdateSchema,
@@ -32,6 +35,9 @@ from .schemas import (
     GenerationRunSchema,
     ImportFileSchema,
     ImportResultSchema,
+    JobCreateSchema,
+    JobDetailsSchema,
+    JobSchema,
     PriceSchema,
     ReportSchema,
     ReviewResultSchema,
@@ -41,6 +47,7 @@ from .schemas import (
     SplitResultSchema,
     SplitSchema,
     StatusSchema,
+    TrainingMetricSchema,
 )
 
 blp = Blueprint(
@@ -444,3 +451,108 @@ class PriceByModel(MethodView):
     def put(self, body, model):
         """Set a model's prices (admins), e.g. when the provider changes them."""
         return datasets.set_price(get_session(), model, body)
+
+
+@blp.route("/datasets/<id:dataset_id>/jobs")
+class DatasetJobs(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.arguments(JobCreateSchema)
+    @blp.response(202, JobSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, description="No key, errors in the dataset, or over the budget")
+    def post(self, body, dataset_id):
+        """Fine-tune the base model on the dataset's train (and validation) split (202)."""
+        session = get_session()
+        dataset = _dataset_for_builder(session, dataset_id)
+        job = fine_tuning.create_job(
+            session, _provider(), dataset, current_principal().user_id,
+            n_epochs=body.get("n_epochs"), suffix=body.get("suffix"), seed=body.get("seed"),
+        )  # fmt: skip
+        current_app.extensions["queue_fine_tuning"](job.id)
+        return job, 202, {"Location": f"/api/assistant/jobs/{job.id}"}
+
+
+@blp.route(f"/courses/{COURSE_ID}/jobs")
+class CourseJobs(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(200, JobSchema(many=True))
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, course_id):
+        """The course's fine-tuning jobs, newest first."""
+        _check_course(course_id)
+        return fine_tuning.list_jobs(get_session(), course_id)
+
+
+def _job_for_builder(session: Session, job_id: int):
+    job = fine_tuning.get_job(session, job_id)
+    _check_course(job.course_id)
+    return job
+
+
+@blp.route("/jobs/<id:job_id>")
+class JobById(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(200, JobDetailsSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, job_id):
+        """A job's status, cost, events and checkpoints."""
+        session = get_session()
+        job = _job_for_builder(session, job_id)
+        job.events = fine_tuning.events(session, job)
+        job.checkpoints = fine_tuning.checkpoints(session, job)
+        return job
+
+
+@blp.route("/jobs/<id:job_id>/metrics")
+class JobMetrics(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(200, TrainingMetricSchema(many=True))
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, job_id):
+        """Loss and token accuracy per step (train, and validation where known)."""
+        session = get_session()
+        return fine_tuning.metrics(session, _job_for_builder(session, job_id))
+
+
+@blp.route("/jobs/<id:job_id>/cancel")
+class JobCancel(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(200, JobSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, description="The job has already finished")
+    def post(self, job_id):
+        """Cancel a job (at the provider, within a minute)."""
+        session = get_session()
+        return fine_tuning.request_cancel(session, _job_for_builder(session, job_id))
+
+
+@blp.route(f"/courses/{COURSE_ID}/settings")
+class CourseSettingsView(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(200, CourseSettingsSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, course_id):
+        """The course's fine-tuning budget and what is spent or committed of it."""
+        _check_course(course_id)
+        return _settings(course_id)
+
+    @require_permission(COURSES_ADMIN)
+    @blp.arguments(CourseSettingsSchema)
+    @blp.response(200, CourseSettingsSchema)
+    def put(self, body, course_id):
+        """Set the course's fine-tuning budget (admins)."""
+        budget = body["training_budget_usd"]
+        fine_tuning.set_training_budget(
+            get_session(), course_id, None if budget is None else Decimal(str(budget))
+        )
+        return _settings(course_id)
+
+
+def _settings(course_id: int) -> dict:
+    session = get_session()
+    settings = fine_tuning.course_settings(session, course_id)
+    return {
+        "course_id": course_id,
+        "training_budget_usd": settings.training_budget_usd,
+        "committed_usd": fine_tuning.committed_spend(session, course_id),
+    }

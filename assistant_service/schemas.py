@@ -308,3 +308,80 @@ class ReportSchema(Schema):
     inference = fields.Nested(InferenceSchema)
     prices = fields.Dict(keys=fields.Str(), values=fields.Float())
     unsplit = fields.Int(metadata={"description": "approved examples not yet split"})
+
+
+class JobCreateSchema(Schema):
+    n_epochs = fields.Int(
+        strict=True,
+        validate=validate.Range(1, 25),
+        metadata={"description": "default: the report's epochs (the cookbook's rule)"},
+    )
+    suffix = SingleLineText(
+        validate=validate.Length(1, 18), metadata={"description": "in the fine-tuned model's name"}
+    )
+    seed = fields.Int(strict=True, validate=validate.Range(0, MAX_ID))
+
+
+class JobSchema(Schema):
+    id = fields.Int()
+    dataset_id = fields.Int()
+    course_id = fields.Int()
+    status = fields.Str(
+        metadata={
+            "enum": [
+                "created", "validating_files", "queued", "running", "succeeded", "failed",
+                "cancelled",
+            ]
+        }
+    )  # fmt: skip
+    base_model = fields.Str()
+    suffix = fields.Str(allow_none=True)
+    seed = fields.Int()
+    n_epochs = fields.Int()
+    estimated_cost_usd = fields.Float()
+    provider_job_id = fields.Str(allow_none=True)
+    fine_tuned_model = fields.Str(allow_none=True)
+    trained_tokens = fields.Int(allow_none=True)
+    cost_usd = fields.Float(allow_none=True)
+    error = fields.Str(allow_none=True)
+    cancel_requested = fields.Bool()
+    created_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+
+
+class JobEventSchema(Schema):
+    created_at = fields.DateTime()
+    level = fields.Str()
+    message = fields.Str()
+
+
+class JobCheckpointSchema(Schema):
+    step = fields.Int()
+    fine_tuned_model_checkpoint = fields.Str()
+    metrics = fields.Dict()
+
+
+class TrainingMetricSchema(Schema):
+    step = fields.Int()
+    train_loss = fields.Float(allow_none=True)
+    train_accuracy = fields.Float(allow_none=True)
+    valid_loss = fields.Float(allow_none=True)
+    valid_accuracy = fields.Float(allow_none=True)
+
+
+class JobDetailsSchema(JobSchema):
+    events = fields.List(fields.Nested(JobEventSchema))
+    checkpoints = fields.List(fields.Nested(JobCheckpointSchema))
+
+
+class CourseSettingsSchema(Schema):
+    course_id = fields.Int(dump_only=True)
+    training_budget_usd = fields.Float(
+        required=True,
+        allow_none=True,
+        validate=validate.Range(0, 1_000_000),
+        metadata={"description": "USD for all the course's fine-tuning; null: no limit"},
+    )
+    committed_usd = fields.Float(
+        dump_only=True, metadata={"description": "spent, or estimated for jobs still going"}
+    )

@@ -21,6 +21,8 @@ def from_environment() -> dict:
         "OPENAI_MAX_RETRIES": whole_number("OPENAI_MAX_RETRIES", 2, 0, 10, "retries"),
         # How long the answer to "does this user teach that course?" is kept.
         "ASSISTANT_TEACHING_CACHE_SECONDS": seconds("ASSISTANT_TEACHING_CACHE_SECONDS", 30.0),
+        # How often the worker asks the provider about a running fine-tuning job.
+        "ASSISTANT_JOB_POLL_SECONDS": seconds("ASSISTANT_JOB_POLL_SECONDS", 30.0),
         # `make run` only: the worker loads the curated demo dataset once the catalog answers.
         "ASSISTANT_DEMO_DATASET": (env("ASSISTANT_DEMO_DATASET") or "").lower()
         in ("1", "true", "on", "yes"),

@@ -7,17 +7,19 @@ environment; `create_app` binds the tasks to its own config, so a test running t
 immediate mode uses the test's database and provider.
 """
 
+import contextlib
 import logging
 import threading
 from functools import cache
 
 from huey import crontab
+from huey.exceptions import TaskLockedException
 
 from service_kit.config import env_config
 from service_kit.db import Database
 from service_kit.tasks import task_queue
 
-from . import demo, generation, settings
+from . import demo, fine_tuning, generation, settings
 from .catalog import Catalog
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,58 @@ def generate_examples(run_id: int) -> str:
     current = runtime()
     with current.database.session() as session:
         return generation.run(session, current.provider, run_id)
+
+
+@huey.task(retries=5, retry_delay=30)
+def submit_fine_tuning_job(job_id: int) -> str:
+    """Give a fine-tuning job to the provider (once; a retry adopts what it finds there)."""
+    current = runtime()
+    return _submit(current, current.provider.client(), job_id)
+
+
+def _submit(current: "Runtime", client, job_id: int) -> str:
+    # One submitter per job at a time, so two can never both find nothing and both create.
+    with huey.lock_task(f"fine-tuning-submit-{job_id}"), current.database.session() as session:
+        status = fine_tuning.submit(session, client, job_id)
+    if status not in fine_tuning.FINISHED:
+        follow_fine_tuning_job.schedule(
+            (job_id,), delay=current.config["ASSISTANT_JOB_POLL_SECONDS"]
+        )
+    return status
+
+
+@huey.task(retries=3, retry_delay=10)
+def follow_fine_tuning_job(job_id: int) -> str:
+    """Follow one job, and again after ASSISTANT_JOB_POLL_SECONDS until it ends (the live loss
+    curve moves at that pace)."""
+    current = runtime()
+    with current.database.session() as session:
+        status = fine_tuning.follow(session, current.provider.client(), job_id)
+    if status not in fine_tuning.FINISHED:
+        follow_fine_tuning_job.schedule(
+            (job_id,), delay=current.config["ASSISTANT_JOB_POLL_SECONDS"]
+        )
+    return status
+
+
+@huey.periodic_task(crontab(minute="*"))
+def follow_fine_tuning_jobs() -> None:
+    """Bring every unfinished job up to date from the provider (every minute); submit a job
+    whose submission was lost."""
+    current = runtime()
+    if not current.provider.configured:
+        return
+    client = current.provider.client()
+    with current.database.session() as session:
+        unfinished = fine_tuning.unfinished_jobs(session)
+    for job_id in unfinished:
+        with current.database.session() as session:
+            job = fine_tuning.get_job(session, job_id)
+            if job.provider_job_id is not None:
+                fine_tuning.follow(session, client, job_id)
+                continue
+        with contextlib.suppress(TaskLockedException):  # its submission is running now
+            _submit(current, client, job_id)
 
 
 @huey.periodic_task(crontab(minute="*/5"))

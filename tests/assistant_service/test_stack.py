@@ -8,6 +8,7 @@ import time
 import pytest
 import requests
 
+from assistant_service import prompting
 from tests.support.databases import migrated_database
 from tests.support.processes import ServerProcess, TaskConsumer, free_port
 
@@ -29,6 +30,7 @@ def stack(database_backend, catalog_world, token_issuer, openai_server, tmp_path
             "OPENAI_API_KEY": openai_server.api_key,
             "OPENAI_BASE_URL": openai_server.base_url,
             "OPENAI_MAX_RETRIES": "1",
+            "ASSISTANT_JOB_POLL_SECONDS": "0.5",
             "LOG_LEVEL": "WARNING",
         }
         with (
@@ -53,6 +55,7 @@ class Stack:
     def __init__(self, url: str, issuer):
         self.url = url
         self.teacher = {"Authorization": f"Bearer {issuer.token(TEACHER, 'teacher')}"}
+        self.admin = {"Authorization": f"Bearer {issuer.token(1, 'admin')}"}
 
     def call(self, method: str, path: str, **kwargs) -> requests.Response:
         return requests.request(
@@ -138,3 +141,75 @@ def test_a_run_cancelled_through_the_gateway_stops_between_chunks(
     run = stack.wait_for_run(location, lambda run: run["status"] == "cancelled")
     assert 1 <= run["chunks_done"] < run["chunks_total"]
     openai_server.reset()
+
+
+def example_line(number: int) -> str:
+    messages = prompting.conversation(
+        "Алгоритмы и структуры данных",
+        f"Вопрос номер {number}?",
+        [prompting.Source(1, "Лекция", f"Текст {number}.")],
+        f"Ответ номер {number} [1].",
+    )
+    return json.dumps({"messages": messages}, ensure_ascii=False)
+
+
+def imported_dataset(stack: Stack, course_id: int, examples: int) -> dict:
+    """A dataset of `examples` imported, approved and split examples."""
+    dataset = stack.call("POST", f"/courses/{course_id}/datasets", json={"name": "Импорт"}).json()
+    path = f"/datasets/{dataset['id']}"
+    lines = "\n".join(example_line(number) for number in range(examples))
+    stack.call("POST", f"{path}/import", files={"file": ("d.jsonl", lines)})
+    listed = stack.call("GET", f"{path}/examples", params={"page_size": 100}).json()
+    ids = [example["id"] for example in listed]
+    stack.call("POST", f"{path}/review", json={"example_ids": ids, "status": "approved"})
+    stack.call("POST", f"{path}/split", json={"seed": 2})
+    return dataset
+
+
+def test_a_fine_tuning_job_through_the_gateway_reaches_its_model_and_loss_curve(
+    stack, catalog_world, openai_server
+):
+    openai_server.reset()
+    openai_server.configure_jobs(advance_on_retrieve=True)
+    dataset = imported_dataset(stack, catalog_world.course_id, 30)
+    started = stack.call("POST", f"/datasets/{dataset['id']}/jobs", json={"suffix": "algo"})
+    assert started.status_code == 202, started.text
+    location = started.headers["Location"]
+    job = stack.wait_for_run(location, lambda job: job["status"] in ("succeeded", "failed"))
+    assert job["status"] == "succeeded", job
+    assert (
+        job["fine_tuned_model"].startswith("ft:gpt-4o-mini-2024-07-18:")
+        and "algo" in job["fine_tuned_model"]
+    )
+    assert job["cost_usd"] == pytest.approx(job["trained_tokens"] * 3.0 / 1_000_000)
+    assert job["events"] and job["checkpoints"]
+    curve = requests.get(stack.url + location + "/metrics", headers=stack.teacher, timeout=10)
+    points = curve.json()
+    assert len(points) >= 2 and points[0]["step"] < points[-1]["step"]
+    assert points[-1]["train_loss"] < points[0]["train_loss"]
+    listed = stack.call("GET", f"/courses/{catalog_world.course_id}/jobs").json()
+    assert job["id"] in {item["id"] for item in listed}
+
+
+def test_a_job_over_the_courses_budget_is_refused(stack, catalog_world, openai_server):
+    openai_server.reset()
+    course = catalog_world.course_id
+    dataset = imported_dataset(stack, course, 20)
+    committed = stack.call("GET", f"/courses/{course}/settings").json()["committed_usd"]
+    budget = requests.put(
+        stack.url + f"/api/assistant/courses/{course}/settings",
+        json={"training_budget_usd": committed + 0.000001},
+        headers=stack.admin,
+        timeout=10,
+    )
+    assert budget.status_code == 200
+    refused = stack.call("POST", f"/datasets/{dataset['id']}/jobs", json={})
+    assert refused.status_code == 409 and "budget" in refused.json()["message"]
+    teacher_sets = stack.call("PUT", f"/courses/{course}/settings", json={"training_budget_usd": 1})
+    assert teacher_sets.status_code == 403
+    requests.put(
+        stack.url + f"/api/assistant/courses/{course}/settings",
+        json={"training_budget_usd": None},
+        headers=stack.admin,
+        timeout=10,
+    )
