@@ -568,6 +568,83 @@ pm.test('the message names the setting', () => {
         tests="pm.test('none was started', () => pm.expect(pm.response.json()).to.eql([]));",
     ),
     Step(
+        "Fine-tuning needs a model provider (teacher)",
+        "POST /api/assistant/datasets/{dataset_id}/jobs",
+        409,
+        token="teacherToken",
+        path={"dataset_id": "{{datasetId}}"},
+        body={"n_epochs": 3, "suffix": "algo"},
+        tests="""
+pm.test('the message names the setting', () => {
+  pm.expect(pm.response.json().message).to.include('OPENAI_API_KEY');
+});
+""",
+    ),
+    Step(
+        "The course's fine-tuning jobs (teacher)",
+        "GET /api/assistant/courses/{course_id}/jobs",
+        200,
+        token="teacherToken",
+        path={"course_id": "{{assistantCourseId}}"},
+        tests="pm.test('none yet', () => pm.expect(pm.response.json()).to.eql([]));",
+    ),
+    Step(
+        "A fine-tuning job that does not exist",
+        "GET /api/assistant/jobs/{job_id}",
+        404,
+        token="teacherToken",
+        path={"job_id": NO_SUCH_ID},
+    ),
+    Step(
+        "The loss curve of a job that does not exist",
+        "GET /api/assistant/jobs/{job_id}/metrics",
+        404,
+        token="teacherToken",
+        path={"job_id": NO_SUCH_ID},
+    ),
+    Step(
+        "Cancel a job that does not exist",
+        "POST /api/assistant/jobs/{job_id}/cancel",
+        404,
+        token="teacherToken",
+        path={"job_id": NO_SUCH_ID},
+    ),
+    Step(
+        "The course's fine-tuning budget (teacher)",
+        "GET /api/assistant/courses/{course_id}/settings",
+        200,
+        token="teacherToken",
+        path={"course_id": "{{assistantCourseId}}"},
+        tests="""
+const settings = pm.response.json();
+pm.test('no limit and nothing spent yet', () => {
+  pm.expect(settings.training_budget_usd).to.eql(null);
+  pm.expect(settings.committed_usd).to.eql(0);
+});
+""",
+    ),
+    Step(
+        "Only an admin sets the budget (teacher)",
+        "PUT /api/assistant/courses/{course_id}/settings",
+        403,
+        token="teacherToken",
+        path={"course_id": "{{assistantCourseId}}"},
+        body={"training_budget_usd": 50},
+    ),
+    Step(
+        "Set the course's fine-tuning budget (admin)",
+        "PUT /api/assistant/courses/{course_id}/settings",
+        200,
+        token="adminToken",
+        path={"course_id": "{{assistantCourseId}}"},
+        body={"training_budget_usd": 25.5},
+        tests="""
+pm.test('the budget is set', () => {
+  pm.expect(pm.response.json().training_budget_usd).to.eql(25.5);
+});
+""",
+    ),
+    Step(
         "A generation run that does not exist",
         "GET /api/assistant/generation-runs/{run_id}",
         404,
