@@ -5,7 +5,7 @@ from flask import Flask
 from service_kit import create_service_app
 from service_kit.auth import init_auth
 
-from . import settings, tasks
+from . import chat, settings, tasks
 from .catalog import init_catalog
 from .routes import blp
 
@@ -25,4 +25,5 @@ def init_tasks(app: Flask) -> None:
     """Long work goes to the worker's queue; tasks of this process use the app's config."""
     app.extensions["queue_generation"] = tasks.generate_examples
     app.extensions["queue_fine_tuning"] = tasks.submit_fine_tuning_job
+    app.extensions["chat_indexes"] = chat.IndexCache()
     tasks.bind(app.config)

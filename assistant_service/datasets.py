@@ -28,7 +28,7 @@ from .models import Chunk, Dataset, Example, GenerationRun, Price, Snapshot
 from .sources import get_snapshot
 
 STATUSES = ("pending", "approved", "rejected")
-ORIGINS = ("generated", "manual", "imported", "demo")
+ORIGINS = ("generated", "manual", "imported", "demo", "feedback")
 KINDS = ("in_scope", "out_of_scope")
 SPLITS = ("train", "validation", "test")
 DEFAULT_SHARES = (80, 10, 10)

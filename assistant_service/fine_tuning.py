@@ -48,14 +48,76 @@ SUFFIX_MAX = 18  # OpenAI's limit on a fine-tuned model's suffix
 
 
 def course_settings(session: Session, course_id: int) -> CourseSettings:
-    return session.get(CourseSettings, course_id) or CourseSettings(course_id=course_id)
+    return session.get(CourseSettings, course_id) or CourseSettings(
+        course_id=course_id, chat_enabled=True
+    )
 
 
 def set_training_budget(session: Session, course_id: int, budget: Decimal | None) -> CourseSettings:
-    settings = session.get(CourseSettings, course_id) or CourseSettings(course_id=course_id)
-    settings.training_budget_usd = budget
+    return update_settings(session, course_id, {"training_budget_usd": budget})
+
+
+def update_settings(session: Session, course_id: int, values: dict) -> CourseSettings:
+    """Budgets (USD, None for no limit) and the chat's switch; only the keys given change."""
+    settings = session.get(CourseSettings, course_id) or CourseSettings(
+        course_id=course_id, chat_enabled=True
+    )
+    for name in ("training_budget_usd", "monthly_chat_budget_usd"):
+        if name in values:
+            value = values[name]
+            setattr(settings, name, None if value is None else Decimal(str(value)))
+    if "chat_enabled" in values:
+        settings.chat_enabled = bool(values["chat_enabled"])
     settings.updated_at = utcnow()
     session.add(settings)
+    session.commit()
+    return settings
+
+
+def fine_tuned_models(session: Session, course_id: int) -> list[str]:
+    """The models the course's succeeded jobs made, newest first."""
+    return list(
+        session.scalars(
+            select(FineTuningJob.fine_tuned_model)
+            .where(
+                FineTuningJob.course_id == course_id,
+                FineTuningJob.status == "succeeded",
+                FineTuningJob.fine_tuned_model.is_not(None),
+            )
+            .order_by(FineTuningJob.id.desc())
+        )
+    )
+
+
+def choose_model(session: Session, course_id: int, model: str | None) -> CourseSettings:
+    """Answer the course's students with `model` (one of its fine-tuned models) or, for None,
+    the base chat model; the model it replaces is kept for a rollback."""
+    if model is not None and model not in fine_tuned_models(session, course_id):
+        raise InvalidInput(
+            "Only a fine-tuned model of this course can answer its students.",
+            {"model": ["Not a model of a succeeded fine-tuning job of this course."]},
+        )
+    settings = session.get(CourseSettings, course_id) or CourseSettings(
+        course_id=course_id, chat_enabled=True
+    )
+    if settings.chat_model != model:
+        settings.previous_chat_model = settings.chat_model
+        settings.chat_model = model
+    settings.updated_at = utcnow()
+    session.add(settings)
+    session.commit()
+    return settings
+
+
+def roll_back_model(session: Session, course_id: int) -> CourseSettings:
+    settings = session.get(CourseSettings, course_id)
+    if settings is None or (settings.chat_model is None and settings.previous_chat_model is None):
+        raise Conflict("There is no earlier model to go back to.")
+    settings.chat_model, settings.previous_chat_model = (
+        settings.previous_chat_model,
+        settings.chat_model,
+    )
+    settings.updated_at = utcnow()
     session.commit()
     return settings
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import true
 
 from service_kit.db import UTCDateTime, utcnow
 
@@ -128,7 +129,7 @@ class Example(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
-    # generated | manual | imported | demo
+    # generated | manual | imported | demo | feedback (a rated answer from the chat)
     origin: Mapped[str] = mapped_column(String(16))
     # pending | approved | rejected; only approved examples are exported
     status: Mapped[str] = mapped_column(String(16), default="pending")
@@ -275,4 +276,65 @@ class CourseSettings(Base):
     course_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # USD a course may spend on fine-tuning in all (set by an admin); null: no limit.
     training_budget_usd: Mapped[Decimal | None] = mapped_column(Numeric(12, 2), nullable=True)
+    # USD a course's chat may spend per calendar month (set by an admin); null: no limit.
+    monthly_chat_budget_usd: Mapped[Decimal | None] = mapped_column(Numeric(12, 2), nullable=True)
+    # The model answering students: null for the base chat model, or a fine-tuned one.
+    chat_model: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    # The model before the last change, for a one-step rollback.
+    previous_chat_model: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    chat_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Conversation(Base):
+    """One user's conversation with a course's assistant; only that user ever sees it."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_user", "user_id", "updated_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    course_id: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    messages: Mapped[list["ChatMessage"]] = relationship(
+        order_by="ChatMessage.id", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ChatMessage(Base):
+    """A question or an answer; an answer keeps its sources, model, usage and feedback."""
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (Index("ix_chat_messages_user_created", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(BigInteger)  # the conversation's owner
+    role: Mapped[str] = mapped_column(String(16))  # user | assistant
+    content: Mapped[str] = mapped_column(Text)
+    # The sources the answer was given: [{n, material_id, title, chunk_id}], and which it cited.
+    sources: Mapped[list] = mapped_column(JSON, default=list)
+    citations: Mapped[list] = mapped_column(JSON, default=list)
+    model: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[Decimal] = mapped_column(Numeric(12, 6), default=Decimal(0))
+    # 1 (👍), -1 (👎) or null, with an optional comment
+    feedback: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    feedback_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CourseSpend(Base):
+    """A course's chat spend in one month: settled, and reserved by answers being written, so
+    concurrent askers can never together exceed the budget."""
+
+    __tablename__ = "course_spend"
+
+    course_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2026-12"
+    spent_usd: Mapped[Decimal] = mapped_column(Numeric(12, 6), default=Decimal(0))
+    reserved_usd: Mapped[Decimal] = mapped_column(Numeric(12, 6), default=Decimal(0))

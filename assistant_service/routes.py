@@ -15,13 +15,18 @@ from service_kit import get_session
 from service_kit.api import QUERY_ARGS, Blueprint, accepts_upload_of
 from service_kit.auth import current_principal, require_permission
 from service_kit.pagination import PAGINATION_HEADER, paginate, pagination_header
-from service_kit.permissions import ASSISTANT_BUILD, COURSES_ADMIN
+from service_kit.permissions import ASSISTANT_BUILD, ASSISTANT_USE, COURSES_ADMIN
 
-from . import datasets, fine_tuning, generation, sources
+from . import chat, datasets, fine_tuning, generation, sources
 from .catalog import get_catalog
 from .models import Dataset
 from .schemas import (
+    ChatMessageSchema,
+    ChatQuestionSchema,
     ChunkSchema,
+    ConversationDetailsSchema,
+    ConversationQueryArgsSchema,
+    ConversationSchema,
     CourseSettingsSchema,
     DatasetCreateSchema,
     DatasetSchema,
@@ -31,6 +36,8 @@ from .schemas import (
     ExampleSchema,
     ExampleUpdateSchema,
     ExportQueryArgsSchema,
+    FeedbackExamplesSchema,
+    FeedbackSchema,
     GenerateSchema,
     GenerationRunSchema,
     ImportFileSchema,
@@ -38,6 +45,8 @@ from .schemas import (
     JobCreateSchema,
     JobDetailsSchema,
     JobSchema,
+    ModelChoiceSchema,
+    ModelStateSchema,
     PriceSchema,
     ReportSchema,
     ReviewResultSchema,
@@ -532,27 +541,174 @@ class CourseSettingsView(MethodView):
     @blp.response(200, CourseSettingsSchema)
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, course_id):
-        """The course's fine-tuning budget and what is spent or committed of it."""
+        """The course's budgets (fine-tuning, chat per month), what is spent, and the switch."""
         _check_course(course_id)
-        return _settings(course_id)
+        return settings_view(get_session(), course_id)
 
     @require_permission(COURSES_ADMIN)
     @blp.arguments(CourseSettingsSchema)
     @blp.response(200, CourseSettingsSchema)
     def put(self, body, course_id):
-        """Set the course's fine-tuning budget (admins)."""
-        budget = body["training_budget_usd"]
-        fine_tuning.set_training_budget(
-            get_session(), course_id, None if budget is None else Decimal(str(budget))
-        )
-        return _settings(course_id)
+        """Set the course's budgets or switch its chat off and on (admins; any subset)."""
+        session = get_session()
+        fine_tuning.update_settings(session, course_id, body)
+        return settings_view(session, course_id)
 
 
-def _settings(course_id: int) -> dict:
-    session = get_session()
+def settings_view(session: Session, course_id: int) -> dict:
     settings = fine_tuning.course_settings(session, course_id)
     return {
         "course_id": course_id,
         "training_budget_usd": settings.training_budget_usd,
+        "monthly_chat_budget_usd": settings.monthly_chat_budget_usd,
+        "chat_enabled": settings.chat_enabled is not False,
         "committed_usd": fine_tuning.committed_spend(session, course_id),
+        "chat_spent_usd": chat.spent_this_month(session, course_id),
     }
+
+
+@blp.route(f"/courses/{COURSE_ID}/model")
+class CourseModel(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(200, ModelStateSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, course_id):
+        """Which model answers the course's students, and the fine-tuned ones to choose from."""
+        _check_course(course_id)
+        return _model_state(course_id)
+
+    @require_permission(ASSISTANT_BUILD)
+    @blp.arguments(ModelChoiceSchema)
+    @blp.response(200, ModelStateSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def put(self, body, course_id):
+        """Answer the course's students with a fine-tuned model of the course, or the base one."""
+        _check_course(course_id)
+        fine_tuning.choose_model(get_session(), course_id, body["model"])
+        return _model_state(course_id)
+
+
+@blp.route(f"/courses/{COURSE_ID}/model/rollback")
+class CourseModelRollback(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(200, ModelStateSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, description="No earlier model to go back to")
+    def post(self, course_id):
+        """Go back to the model that answered before the last change."""
+        _check_course(course_id)
+        fine_tuning.roll_back_model(get_session(), course_id)
+        return _model_state(course_id)
+
+
+def _model_state(course_id: int) -> dict:
+    session = get_session()
+    settings = fine_tuning.course_settings(session, course_id)
+    return {
+        "course_id": course_id,
+        "model": settings.chat_model,
+        "active_model": settings.chat_model or current_app.config["ASSISTANT_CHAT_MODEL"],
+        "previous_model": settings.previous_chat_model,
+        "choices": fine_tuning.fine_tuned_models(session, course_id),
+    }
+
+
+# --- the students' chat ------------------------------------------------------------------------
+
+
+@blp.route(f"/courses/{COURSE_ID}/chat")
+class CourseChat(MethodView):
+    @require_permission(ASSISTANT_USE)
+    @blp.arguments(ChatQuestionSchema)
+    @blp.response(
+        200,
+        content_type="text/event-stream",
+        description="Server-Sent Events: sources, delta..., then done (or error)",
+    )
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(429, description="Rate, daily tokens or the course's budget (Retry-After)")
+    @blp.alt_response(503, description="Switched off, no provider key, or the provider is down")
+    def post(self, body, course_id):
+        """Ask the course's assistant; the answer streams, citing the course's materials."""
+        session = get_session()
+        app = current_app
+        prepared = chat.prepare(
+            session,
+            get_catalog(),
+            app.extensions["chat_indexes"],
+            _provider(),
+            chat.Limits.from_config(app.config),
+            base_model=app.config["ASSISTANT_CHAT_MODEL"],
+            course_id=course_id,
+            user_id=current_principal().user_id,
+            question=body["question"],
+            conversation_id=body.get("conversation_id"),
+        )
+        try:
+            stream = chat.open_stream(_provider().client(), prepared)
+        except Exception:
+            chat.settle(session, course_id, prepared.month, prepared.reserved, Decimal(0))
+            raise
+        database = app.extensions["database"]
+        return Response(
+            chat.events(database, prepared, stream),
+            mimetype="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+
+@blp.route("/conversations")
+class Conversations(MethodView):
+    @require_permission(ASSISTANT_USE)
+    @blp.arguments(ConversationQueryArgsSchema, **QUERY_ARGS)
+    @blp.response(200, ConversationSchema(many=True))
+    def get(self, args):
+        """The caller's own conversations, latest first (never anyone else's)."""
+        return chat.list_conversations(
+            get_session(), current_principal().user_id, args.get("course_id")
+        )
+
+
+@blp.route("/conversations/<id:conversation_id>")
+class ConversationById(MethodView):
+    @require_permission(ASSISTANT_USE)
+    @blp.response(200, ConversationDetailsSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, conversation_id):
+        """One of the caller's conversations with its messages."""
+        return chat.own_conversation(get_session(), current_principal().user_id, conversation_id)
+
+    @require_permission(ASSISTANT_USE)
+    @blp.response(204)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def delete(self, conversation_id):
+        """Delete one of the caller's conversations."""
+        session = get_session()
+        conversation = chat.own_conversation(session, current_principal().user_id, conversation_id)
+        chat.delete_conversation(session, conversation)
+
+
+@blp.route("/messages/<id:message_id>/feedback")
+class MessageFeedback(MethodView):
+    @require_permission(ASSISTANT_USE)
+    @blp.arguments(FeedbackSchema)
+    @blp.response(200, ChatMessageSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def post(self, body, message_id):
+        """👍 or 👎 on an answer of the caller's, with an optional comment."""
+        return chat.give_feedback(
+            get_session(), current_principal().user_id, message_id, body["rating"],
+            body.get("comment"),
+        )  # fmt: skip
+
+
+@blp.route("/datasets/<id:dataset_id>/feedback-examples")
+class DatasetFeedbackExamples(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(201, FeedbackExamplesSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def post(self, dataset_id):
+        """Turn the course's rated chat answers into pending examples of this dataset."""
+        session = get_session()
+        dataset = _dataset_for_builder(session, dataset_id)
+        return {"added": chat.feedback_to_examples(session, dataset)}

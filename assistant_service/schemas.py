@@ -374,14 +374,87 @@ class JobDetailsSchema(JobSchema):
     checkpoints = fields.List(fields.Nested(JobCheckpointSchema))
 
 
-class CourseSettingsSchema(Schema):
+class CourseSettingsSchema(PatchSchema):
     course_id = fields.Int(dump_only=True)
     training_budget_usd = fields.Float(
-        required=True,
         allow_none=True,
         validate=validate.Range(0, 1_000_000),
         metadata={"description": "USD for all the course's fine-tuning; null: no limit"},
     )
+    monthly_chat_budget_usd = fields.Float(
+        allow_none=True,
+        validate=validate.Range(0, 1_000_000),
+        metadata={"description": "USD the course's chat may spend a month; null: no limit"},
+    )
+    chat_enabled = fields.Bool(metadata={"description": "false: the course's chat is off"})
+    chat_spent_usd = fields.Float(dump_only=True, metadata={"description": "this month"})
     committed_usd = fields.Float(
         dump_only=True, metadata={"description": "spent, or estimated for jobs still going"}
     )
+
+
+class ChatQuestionSchema(Schema):
+    question = MultiLineText(required=True, validate=validate.Length(1, 2000))
+    conversation_id = _id(metadata={"description": "go on with one of the caller's conversations"})
+
+
+class ChatSourceSchema(Schema):
+    n = fields.Int(metadata={"description": "the number the answer cites it by: [n]"})
+    material_id = fields.Int()
+    title = fields.Str()
+    heading = fields.Str()
+
+
+class ChatMessageSchema(Schema):
+    id = fields.Int()
+    role = fields.Str(metadata={"enum": ["user", "assistant"]})
+    content = fields.Str()
+    sources = fields.List(fields.Nested(ChatSourceSchema))
+    citations = fields.List(fields.Int())
+    feedback = fields.Int(allow_none=True)
+    feedback_comment = fields.Str(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class ConversationSchema(Schema):
+    id = fields.Int()
+    course_id = fields.Int()
+    title = fields.Str()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class ConversationDetailsSchema(ConversationSchema):
+    messages = fields.List(fields.Nested(ChatMessageSchema))
+
+
+class ConversationQueryArgsSchema(Schema):
+    course_id = _id()
+
+
+class FeedbackSchema(Schema):
+    rating = fields.Int(strict=True, required=True, validate=validate.OneOf((1, -1)))
+    comment = MultiLineText(validate=validate.Length(0, 2000))
+
+
+class FeedbackExamplesSchema(Schema):
+    added = fields.Int()
+
+
+class ModelChoiceSchema(Schema):
+    model = SingleLineText(
+        required=True,
+        allow_none=True,
+        validate=validate.Length(1, 256),
+        metadata={
+            "description": "null: the base chat model; else a fine-tuned model of the course"
+        },
+    )
+
+
+class ModelStateSchema(Schema):
+    course_id = fields.Int()
+    model = fields.Str(allow_none=True)
+    active_model = fields.Str(metadata={"description": "what answers students now"})
+    previous_model = fields.Str(allow_none=True)
+    choices = fields.List(fields.Str(), metadata={"description": "the course's fine-tuned models"})

@@ -14,6 +14,18 @@ def from_environment() -> dict:
     return {
         "OPENAI_API_KEY": env("OPENAI_API_KEY") or None,
         "OPENAI_BASE_URL": env("OPENAI_BASE_URL") or None,
+        # The model that answers students (a course may switch to one of its fine-tuned models).
+        "ASSISTANT_CHAT_MODEL": env("ASSISTANT_CHAT_MODEL") or "gpt-4o-mini",
+        # The global switch: "off" turns every course's chat off (503) at once.
+        "ASSISTANT_CHAT_ENABLED": (env("ASSISTANT_CHAT_ENABLED") or "on").lower()
+        not in ("0", "false", "off", "no"),
+        # Each user's questions per minute (429 past it) and tokens per day (UTC).
+        "ASSISTANT_RATE_PER_MINUTE": whole_number(
+            "ASSISTANT_RATE_PER_MINUTE", 10, 1, 10_000, "questions"
+        ),
+        "ASSISTANT_DAILY_TOKENS": whole_number(
+            "ASSISTANT_DAILY_TOKENS", 100_000, 1, 100_000_000, "tokens"
+        ),
         # The stronger model that writes examples from the course's texts (distillation).
         "ASSISTANT_TEACHER_MODEL": env("ASSISTANT_TEACHER_MODEL") or "gpt-4o",
         # One call to the provider: its timeout and how often a 429/5xx/timeout is retried.

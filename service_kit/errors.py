@@ -90,12 +90,12 @@ def _handle_http_exception(error: HTTPException):
 
 
 def _handle_domain_error(error: DomainError):
-    headers = None
     if error.status >= 500:
         # The client gets the plain message; the log keeps what the dependency said.
         log.warning("%s: %s", type(error).__name__, str(error)[:500])
-        if error.retry_after is not None:
-            headers = {"Retry-After": str(error.retry_after)}
+    headers = None
+    if error.retry_after is not None:
+        headers = {"Retry-After": str(error.retry_after)}
     return error_response(error.status, error.message, error.errors, headers)
 
 

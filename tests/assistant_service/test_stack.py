@@ -213,3 +213,51 @@ def test_a_job_over_the_courses_budget_is_refused(stack, catalog_world, openai_s
         headers=stack.admin,
         timeout=10,
     )
+
+
+def test_a_student_asks_through_the_gateway_and_the_answer_streams(
+    stack, catalog_world, openai_server, token_issuer
+):
+    openai_server.reset()
+    openai_server.script_chat(["Алгоритм — это конечная последовательность шагов [1]."])
+    student = {"Authorization": f"Bearer {token_issuer.token(31, 'student')}"}
+    with requests.post(
+        stack.url + f"/api/assistant/courses/{catalog_world.course_id}/chat",
+        json={"question": "Что такое алгоритм?"},
+        headers=student,
+        stream=True,
+        timeout=30,
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        lines = [line for line in response.iter_lines(decode_unicode=True) if line]
+    events = [line.removeprefix("event: ") for line in lines if line.startswith("event: ")]
+    assert events[0] == "sources" and events[-1] == "done" and "delta" in events
+    done = json.loads(lines[-1].removeprefix("data: "))
+    assert done["answer"] == "Алгоритм — это конечная последовательность шагов [1]."
+    assert done["citations"][0]["material_id"] in catalog_world.material_ids.values()
+
+
+def test_a_fine_tuned_model_is_activated_and_rolled_back(stack, catalog_world, openai_server,
+                                                         token_issuer):  # fmt: skip
+    openai_server.reset()
+    openai_server.configure_jobs(advance_on_retrieve=True)
+    course = catalog_world.course_id
+    dataset = imported_dataset(stack, course, 20)
+    location = stack.call("POST", f"/datasets/{dataset['id']}/jobs", json={}).headers["Location"]
+    job = stack.wait_for_run(location, lambda job: job["status"] == "succeeded")
+    chosen = stack.call("PUT", f"/courses/{course}/model", json={"model": job["fine_tuned_model"]})
+    assert chosen.status_code == 200 and chosen.json()["active_model"] == job["fine_tuned_model"]
+    refused = stack.call("PUT", f"/courses/{course}/model", json={"model": "ft:someone-else"})
+    assert refused.status_code == 422
+    student = {"Authorization": f"Bearer {token_issuer.token(33, 'student')}"}
+    answered = requests.post(
+        stack.url + f"/api/assistant/courses/{course}/chat",
+        json={"question": "Что такое стек?"}, headers=student, timeout=30,
+    )  # fmt: skip
+    assert answered.status_code == 200
+    assert (
+        openai_server.requests("/chat/completions")[-1]["json"]["model"] == job["fine_tuned_model"]
+    )
+    back = stack.call("POST", f"/courses/{course}/model/rollback")
+    assert back.json()["model"] is None and back.json()["active_model"] == "gpt-4o-mini"

@@ -1,0 +1,535 @@
+"""Students ask a course's assistant: retrieval over the course's passages, the answer streamed.
+
+The question goes with the best passages of the course's newest snapshot (BM25 over Snowball
+stems, strictly this course) quoted as numbered sources, in exactly the user turn the datasets
+train on (prompting.py). The answer streams as Server-Sent Events: `sources` first, then `delta`
+pieces, then `done` with the stored answer, whose citations are resolved to the course's
+materials and whose citations of sources that were not given are dropped; a comment line keeps
+the stream alive while the model thinks. Limits come first: the assistant switched off, a
+per-user rate and daily token cap, and the course's monthly budget, from which each answer
+reserves its worst case before the call and settles the real cost from the response's usage —
+so concurrent askers together never exceed it.
+"""
+
+import json
+import logging
+import queue
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import openai
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from service_kit import DomainError, NotFound, UpstreamUnavailable
+from service_kit.db import Database, utcnow
+
+from . import datasets, prompting, sources, tokens
+from .catalog import Catalog
+from .generation import NO_KEY_MESSAGE, Provider, describe
+from .models import (
+    ChatMessage,
+    Chunk,
+    Conversation,
+    CourseSettings,
+    CourseSpend,
+    Price,
+    Snapshot,
+)
+from .retrieval import Index, Passage
+
+log = logging.getLogger(__name__)
+
+SOURCES_PER_ANSWER = 5
+MAX_ANSWER_TOKENS = 800
+HEARTBEAT_SECONDS = 2.0
+_CITATION = re.compile(r"\[(\d{1,3})\]")
+CHAT_NO_KEY = NO_KEY_MESSAGE.replace(
+    "Generating examples needs a model provider",
+    "The course assistant answers with a model provider",
+)
+
+
+class TooManyRequests(DomainError):
+    status = 429
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AssistantOff(DomainError):
+    status = 503
+    retry_after = 60
+
+
+@dataclass(frozen=True)
+class Limits:
+    enabled: bool
+    per_minute: int
+    daily_tokens: int
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Limits":
+        return cls(
+            enabled=config["ASSISTANT_CHAT_ENABLED"],
+            per_minute=config["ASSISTANT_RATE_PER_MINUTE"],
+            daily_tokens=config["ASSISTANT_DAILY_TOKENS"],
+        )
+
+
+# --- retrieval ---------------------------------------------------------------------------------
+
+
+class IndexCache:
+    """BM25 indexes of snapshots' passages, built once per snapshot and kept (a few, LRU)."""
+
+    def __init__(self, size: int = 32):
+        self.size = size
+        self._indexes: OrderedDict[int, tuple[Index, dict]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, snapshot: Snapshot) -> tuple[Index, dict]:
+        with self._lock:
+            if snapshot.id in self._indexes:
+                self._indexes.move_to_end(snapshot.id)
+                return self._indexes[snapshot.id]
+        pairs = sources.snapshot_chunks(session, snapshot)
+        built = (
+            Index([Passage(chunk.id, chunk.content) for _, chunk in pairs]),
+            {chunk.id: (material, chunk) for material, chunk in pairs},
+        )
+        with self._lock:
+            self._indexes[snapshot.id] = built
+            while len(self._indexes) > self.size:
+                self._indexes.popitem(last=False)
+        return built
+
+
+def retrieve(
+    session: Session, index_cache: IndexCache, snapshot: Snapshot, question: str
+) -> list[dict]:
+    """The passages that best answer `question`, numbered as the model will see them."""
+    index, by_id = index_cache.get(session, snapshot)
+    found = []
+    for number, (passage, _score) in enumerate(index.search(question, SOURCES_PER_ANSWER), 1):
+        material, chunk = by_id[passage.id]
+        found.append(
+            {
+                "n": number,
+                "material_id": material.material_id,
+                "title": material.title,
+                "heading": chunk.heading,
+                "chunk_id": chunk.id,
+                "text": chunk.content,
+            }
+        )
+    return found
+
+
+# --- limits and spend --------------------------------------------------------------------------
+
+
+def check_limits(session: Session, limits: Limits, settings: CourseSettings, user_id: int):
+    if not limits.enabled or not settings.chat_enabled:
+        raise AssistantOff("The course assistant is switched off for now.")
+    minute_ago = utcnow() - timedelta(minutes=1)
+    recent = session.scalar(
+        select(func.count())
+        .select_from(ChatMessage)
+        .where(
+            ChatMessage.user_id == user_id,
+            ChatMessage.role == "user",
+            ChatMessage.created_at >= minute_ago,
+        )
+    )
+    if recent >= limits.per_minute:
+        raise TooManyRequests(
+            f"At most {limits.per_minute} questions a minute; wait a little.", retry_after=60
+        )
+    now = utcnow()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    used = session.scalar(
+        select(
+            func.coalesce(func.sum(ChatMessage.prompt_tokens + ChatMessage.completion_tokens), 0)
+        ).where(ChatMessage.user_id == user_id, ChatMessage.created_at >= midnight)
+    )
+    if used >= limits.daily_tokens:
+        seconds = int((midnight + timedelta(days=1) - now).total_seconds()) + 1
+        raise TooManyRequests(
+            "Today's share of the assistant is used up; it renews at midnight (UTC).",
+            retry_after=seconds,
+        )
+
+
+def month_of(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m")
+
+
+def reserve(session: Session, settings: CourseSettings, amount: Decimal) -> str | None:
+    """Set `amount` aside from the course's monthly budget, atomically; TooManyRequests when it
+    does not fit. Returns the month it was reserved in (None: no budget, nothing reserved)."""
+    budget = settings.monthly_chat_budget_usd
+    if budget is None:
+        return None
+    month = month_of(utcnow())
+    _ensure_spend_row(session, settings.course_id, month)
+    granted = session.execute(
+        update(CourseSpend)
+        .where(
+            CourseSpend.course_id == settings.course_id,
+            CourseSpend.month == month,
+            CourseSpend.spent_usd + CourseSpend.reserved_usd + amount <= budget,
+        )
+        .values(reserved_usd=CourseSpend.reserved_usd + amount)
+    ).rowcount
+    session.commit()
+    if not granted:
+        raise TooManyRequests(
+            "This course's assistant has used its budget for the month.", retry_after=3600
+        )
+    return month
+
+
+def _ensure_spend_row(session: Session, course_id: int, month: str) -> None:
+    if session.get(CourseSpend, (course_id, month)) is None:
+        session.add(CourseSpend(course_id=course_id, month=month))
+        try:
+            session.commit()
+        except Exception:  # created at this instant by another asker
+            session.rollback()
+
+
+def spent_this_month(session: Session, course_id: int) -> Decimal:
+    row = session.get(CourseSpend, (course_id, month_of(utcnow())))
+    return row.spent_usd if row is not None else Decimal(0)
+
+
+def settle(
+    session: Session, course_id: int, month: str | None, reserved: Decimal, cost: Decimal
+) -> None:
+    """Replace a reservation by the real cost (or record the cost where there is no budget)."""
+    month = month or month_of(utcnow())
+    _ensure_spend_row(session, course_id, month)
+    session.execute(
+        update(CourseSpend)
+        .where(CourseSpend.course_id == course_id, CourseSpend.month == month)
+        .values(
+            reserved_usd=CourseSpend.reserved_usd - reserved,
+            spent_usd=CourseSpend.spent_usd + cost,
+        )
+    )
+    session.commit()
+
+
+def prices_for(session: Session, model: str) -> dict[str, Decimal]:
+    """USD per 1M tokens for `model`; a fine-tuned model ("ft:BASE:...") at its base's row of
+    fine-tuned prices; an unknown model at the dearest known, so a budget still holds."""
+    name = model.split(":")[1] if model.startswith("ft:") else model
+    price = session.get(Price, name)
+    if price is None:
+        rows = list(session.scalars(select(Price)))
+        dearest = max(rows, key=lambda row: row.output, default=None)
+        if dearest is None:
+            return {"input": Decimal(0), "cached_input": Decimal(0), "output": Decimal(0)}
+        price = dearest
+    return {"input": price.input, "cached_input": price.cached_input, "output": price.output}
+
+
+def cost_of(prices: dict[str, Decimal], prompt: int, cached: int, completion: int) -> Decimal:
+    return (
+        Decimal(prompt - cached) * prices["input"]
+        + Decimal(cached) * prices["cached_input"]
+        + Decimal(completion) * prices["output"]
+    ) / Decimal(1_000_000)
+
+
+# --- asking ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    """Everything a streamed answer needs, decided before the response starts."""
+
+    conversation: Conversation
+    question: ChatMessage
+    sources: list[dict]
+    messages: list[dict]
+    model: str
+    month: str | None
+    reserved: Decimal
+    prices: dict[str, Decimal]
+
+
+def prepare(
+    session: Session,
+    catalog: Catalog,
+    index_cache: IndexCache,
+    provider: Provider,
+    limits: Limits,
+    *,
+    base_model: str,
+    course_id: int,
+    user_id: int,
+    question: str,
+    conversation_id: int | None,
+) -> Prepared:
+    """Check the limits, retrieve the sources, store the question and reserve the spend."""
+    course = catalog.course(course_id)
+    if not provider.configured:
+        raise AssistantOff(CHAT_NO_KEY)
+    settings = session.get(CourseSettings, course_id) or CourseSettings(
+        course_id=course_id, chat_enabled=True
+    )
+    check_limits(session, limits, settings, user_id)
+    snapshot = sources.latest_snapshot(session, course_id) or sources.take_snapshot(
+        session, catalog, course_id, user_id
+    )
+    found = retrieve(session, index_cache, snapshot, question)
+    passages = [prompting.Source(s["material_id"], s["title"], s["text"]) for s in found]
+    messages = prompting.conversation(course.name, question, passages)
+    model = settings.chat_model or base_model
+    prices = prices_for(session, model)
+    worst = cost_of(prices, tokens.count_messages(messages), 0, MAX_ANSWER_TOKENS)
+    conversation = _conversation(session, user_id, course_id, conversation_id, question)
+    asked = ChatMessage(
+        conversation_id=conversation.id, user_id=user_id, role="user", content=question.strip()
+    )
+    session.add(asked)
+    conversation.updated_at = utcnow()
+    session.commit()
+    month = reserve(session, settings, worst)
+    public = [
+        {key: s[key] for key in ("n", "material_id", "title", "heading", "chunk_id")} for s in found
+    ]
+    return Prepared(conversation, asked, public, messages, model, month, worst, prices)
+
+
+def _conversation(
+    session: Session, user_id: int, course_id: int, conversation_id: int | None, question: str
+) -> Conversation:
+    if conversation_id is not None:
+        conversation = session.get(Conversation, conversation_id)
+        if conversation is None or conversation.user_id != user_id:
+            raise NotFound("No such conversation.")  # another's is as absent as a missing one
+        if conversation.course_id != course_id:
+            raise NotFound("No such conversation in this course.")
+        return conversation
+    conversation = Conversation(user_id=user_id, course_id=course_id, title=question.strip()[:80])
+    session.add(conversation)
+    session.flush()
+    return conversation
+
+
+def open_stream(client: openai.OpenAI, prepared: Prepared):
+    """Start the model's streamed answer; a provider that refuses or is down is a 503 now,
+    before any byte of the response is sent."""
+    try:
+        return client.chat.completions.create(
+            model=prepared.model,
+            messages=prepared.messages,
+            stream=True,
+            stream_options={"include_usage": True},
+            max_completion_tokens=MAX_ANSWER_TOKENS,
+            temperature=0.2,
+        )
+    except openai.APIError as error:
+        raise UpstreamUnavailable(describe(error)) from error
+
+
+def events(database: Database, prepared: Prepared, stream) -> Iterator[str]:
+    """The answer as Server-Sent Events; stores it and settles the spend when it ends."""
+    yield _event("sources", {"conversation_id": prepared.conversation.id,
+                             "sources": prepared.sources})  # fmt: skip
+    pieces: queue.Queue = queue.Queue()
+    reader = threading.Thread(target=_read, args=(stream, pieces), daemon=True)
+    reader.start()
+    text, usage, failure = [], None, None
+    try:
+        while True:
+            try:
+                kind, value = pieces.get(timeout=HEARTBEAT_SECONDS)
+            except queue.Empty:
+                yield ": thinking\n\n"  # keeps proxies and the gateway's read timeout content
+                continue
+            if kind == "delta":
+                text.append(value)
+                yield _event("delta", {"text": value})
+            elif kind == "usage":
+                usage = value
+            elif kind == "error":
+                failure = value
+                break
+            else:
+                break
+    finally:
+        stream.close()  # the client left, or the answer is complete
+        answer = _finish(database, prepared, "".join(text), usage, failure)
+    if failure:
+        yield _event("error", {"message": failure})
+    else:
+        yield _event("done", answer)
+
+
+def _read(stream, pieces: queue.Queue) -> None:
+    try:
+        for chunk in stream:
+            if chunk.usage is not None:
+                pieces.put(("usage", chunk.usage))
+            for choice in chunk.choices:
+                if choice.delta and choice.delta.content:
+                    pieces.put(("delta", choice.delta.content))
+        pieces.put(("end", None))
+    except openai.APIError as error:
+        pieces.put(("error", describe(error)))
+    except Exception as error:  # a dropped connection mid-stream, after the client left, ...
+        pieces.put(("error", f"The answer was cut off: {type(error).__name__}."))
+
+
+def resolve_citations(answer: str, given: int) -> tuple[str, list[int]]:
+    """The answer without citations of sources it was not given, and those it cites."""
+    cited: list[int] = []
+
+    def keep(match: re.Match) -> str:
+        number = int(match[1])
+        if 1 <= number <= given:
+            if number not in cited:
+                cited.append(number)
+            return match[0]
+        return ""
+
+    return _CITATION.sub(keep, answer), cited
+
+
+def _finish(database: Database, prepared: Prepared, text: str, usage, failure) -> dict:
+    answer, cited = resolve_citations(text, len(prepared.sources))
+    prompt = completion = cached = 0
+    if usage is not None:
+        prompt, completion = usage.prompt_tokens or 0, usage.completion_tokens or 0
+        details = getattr(usage, "prompt_tokens_details", None)
+        cached = (details.cached_tokens or 0) if details is not None else 0
+    else:  # cut off before the usage chunk: count what was sent and received
+        prompt = tokens.count_messages(prepared.messages)
+        completion = tokens.count(text)
+    cost = cost_of(prepared.prices, prompt, cached, completion)
+    with database.session() as session:
+        settle(session, prepared.conversation.course_id, prepared.month, prepared.reserved, cost)
+        if failure and not answer:
+            return {}
+        stored = ChatMessage(
+            conversation_id=prepared.conversation.id,
+            user_id=prepared.conversation.user_id,
+            role="assistant",
+            content=answer,
+            sources=prepared.sources,
+            citations=cited,
+            model=prepared.model,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cost_usd=cost,
+        )
+        session.add(stored)
+        session.commit()
+        return {
+            "message_id": stored.id,
+            "answer": answer,
+            "citations": [prepared.sources[n - 1] for n in cited],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion},
+        }
+
+
+def _event(name: str, data: dict) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
+
+
+# --- conversations and feedback ----------------------------------------------------------------
+
+
+def list_conversations(session: Session, user_id: int, course_id: int | None = None):
+    query = select(Conversation).where(Conversation.user_id == user_id)
+    if course_id is not None:
+        query = query.where(Conversation.course_id == course_id)
+    return list(session.scalars(query.order_by(Conversation.updated_at.desc())))
+
+
+def own_conversation(session: Session, user_id: int, conversation_id: int) -> Conversation:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None or conversation.user_id != user_id:
+        raise NotFound("No such conversation.")
+    return conversation
+
+
+def delete_conversation(session: Session, conversation: Conversation) -> None:
+    session.delete(conversation)
+    session.commit()
+
+
+def give_feedback(
+    session: Session, user_id: int, message_id: int, rating: int, comment: str | None
+) -> ChatMessage:
+    message = session.get(ChatMessage, message_id)
+    if message is None or message.user_id != user_id or message.role != "assistant":
+        raise NotFound("No such answer.")
+    message.feedback, message.feedback_comment = rating, (comment or None)
+    session.commit()
+    return message
+
+
+def feedback_to_examples(session: Session, dataset, limit: int = 200) -> int:
+    """Answers of the dataset's course with feedback become pending examples to review: the
+    question, the sources it was given and the answer (a 👎's comment is the reviewer's cue)."""
+    rated = session.scalars(
+        select(ChatMessage)
+        .join(Conversation, Conversation.id == ChatMessage.conversation_id)
+        .where(Conversation.course_id == dataset.course_id, ChatMessage.feedback.is_not(None))
+        .order_by(ChatMessage.id.desc())
+        .limit(limit)
+    ).all()
+    added = 0
+    known = set(
+        session.scalars(
+            select(datasets.Example.fingerprint).where(datasets.Example.dataset_id == dataset.id)
+        )
+    )
+    snapshot = sources.get_snapshot(session, dataset.snapshot_id)
+    for answer in rated:
+        question = session.scalar(
+            select(ChatMessage)
+            .where(
+                ChatMessage.conversation_id == answer.conversation_id,
+                ChatMessage.role == "user",
+                ChatMessage.id < answer.id,
+            )
+            .order_by(ChatMessage.id.desc())
+        )
+        if question is None:
+            continue
+        chunk_texts = _chunk_texts(session, [s.get("chunk_id") for s in answer.sources])
+        passages = [
+            prompting.Source(s["material_id"], s["title"], chunk_texts.get(s.get("chunk_id"), ""))
+            for s in answer.sources
+        ]
+        messages = prompting.conversation(
+            snapshot.course_name, question.content, passages, answer.content
+        )
+        example = datasets.new_example(dataset, messages, origin="feedback")
+        if example.fingerprint in known:
+            continue
+        known.add(example.fingerprint)
+        session.add(example)
+        added += 1
+    session.commit()
+    return added
+
+
+def _chunk_texts(session: Session, chunk_ids: list) -> dict[int, str]:
+    ids = [chunk_id for chunk_id in chunk_ids if isinstance(chunk_id, int)]
+    return {
+        chunk.id: chunk.content
+        for chunk in session.scalars(select(Chunk).where(Chunk.id.in_(ids or [-1])))
+    }
