@@ -429,7 +429,8 @@ class ConversationDetailsSchema(ConversationSchema):
 
 
 class ConversationQueryArgsSchema(Schema):
-    course_id = _id()
+    # A query string holds text: not strict, unlike the ids of JSON bodies.
+    course_id = fields.Int(validate=validate.Range(1, MAX_ID))
 
 
 class FeedbackSchema(Schema):

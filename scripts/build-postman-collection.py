@@ -637,12 +637,97 @@ pm.test('no limit and nothing spent yet', () => {
         200,
         token="adminToken",
         path={"course_id": "{{assistantCourseId}}"},
-        body={"training_budget_usd": 25.5},
+        body={"training_budget_usd": 25.5, "monthly_chat_budget_usd": 10, "chat_enabled": True},
         tests="""
-pm.test('the budget is set', () => {
-  pm.expect(pm.response.json().training_budget_usd).to.eql(25.5);
+const settings = pm.response.json();
+pm.test('the budgets are set', () => {
+  pm.expect(settings.training_budget_usd).to.eql(25.5);
+  pm.expect(settings.monthly_chat_budget_usd).to.eql(10);
+  pm.expect(settings.chat_enabled).to.eql(true);
+  pm.expect(settings.chat_spent_usd).to.eql(0);
 });
 """,
+    ),
+    Step(
+        "The model answering the course's students (teacher)",
+        "GET /api/assistant/courses/{course_id}/model",
+        200,
+        token="teacherToken",
+        path={"course_id": "{{assistantCourseId}}"},
+        tests="""
+const state = pm.response.json();
+pm.test('the base model, no fine-tuned one yet', () => {
+  pm.expect(state.model).to.eql(null);
+  pm.expect(state.active_model).to.eql('gpt-4o-mini');
+  pm.expect(state.choices).to.eql([]);
+});
+""",
+    ),
+    Step(
+        "Only a fine-tuned model of the course may answer (teacher)",
+        "PUT /api/assistant/courses/{course_id}/model",
+        422,
+        token="teacherToken",
+        path={"course_id": "{{assistantCourseId}}"},
+        body={"model": "ft:gpt-4o-mini-2024-07-18:other:course:abc123"},
+    ),
+    Step(
+        "Nothing to roll back to yet (teacher)",
+        "POST /api/assistant/courses/{course_id}/model/rollback",
+        409,
+        token="teacherToken",
+        path={"course_id": "{{assistantCourseId}}"},
+    ),
+    Step(
+        "Asking needs a model provider (student)",
+        "POST /api/assistant/courses/{course_id}/chat",
+        503,
+        token="studentToken",
+        path={"course_id": "{{assistantCourseId}}"},
+        body={"question": "Что такое алгоритм?"},
+        tests="""
+pm.test('the message says what a key would enable', () => {
+  pm.expect(pm.response.json().message).to.include('OPENAI_API_KEY');
+});
+""",
+    ),
+    Step(
+        "The student's conversations",
+        "GET /api/assistant/conversations",
+        200,
+        token="studentToken",
+        query=[("course_id", "{{assistantCourseId}}")],
+        tests="pm.test('none', () => pm.expect(pm.response.json()).to.eql([]));",
+    ),
+    Step(
+        "A conversation that is not the caller's",
+        "GET /api/assistant/conversations/{conversation_id}",
+        404,
+        token="studentToken",
+        path={"conversation_id": NO_SUCH_ID},
+    ),
+    Step(
+        "Delete a conversation that is not the caller's",
+        "DELETE /api/assistant/conversations/{conversation_id}",
+        404,
+        token="studentToken",
+        path={"conversation_id": NO_SUCH_ID},
+    ),
+    Step(
+        "Feedback on an answer that is not the caller's",
+        "POST /api/assistant/messages/{message_id}/feedback",
+        404,
+        token="studentToken",
+        path={"message_id": NO_SUCH_ID},
+        body={"rating": -1, "comment": "Неточно"},
+    ),
+    Step(
+        "Rated chat answers into the dataset (teacher)",
+        "POST /api/assistant/datasets/{dataset_id}/feedback-examples",
+        201,
+        token="teacherToken",
+        path={"dataset_id": "{{datasetId}}"},
+        tests="pm.test('none rated yet', () => pm.expect(pm.response.json().added).to.eql(0));",
     ),
     Step(
         "A generation run that does not exist",

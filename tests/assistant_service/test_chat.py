@@ -219,3 +219,20 @@ def test_rated_answers_flow_back_as_pending_examples(ask, chat_app, bearer, sess
     (example,) = session.scalars(select(datasets.Example)).all()
     assert example.origin == "feedback" and example.status == "pending"
     assert "Что такое рекурсия?" in example.messages[1]["content"]
+
+
+def test_conversations_are_listed_per_course(ask, chat_app, bearer, catalog_world):
+    sse(ask("Что такое стек?"))
+    client = chat_app.test_client()
+    listed = client.get(
+        f"/api/assistant/conversations?course_id={catalog_world.course_id}",
+        headers=bearer(STUDENT, "student"),
+    )
+    assert listed.status_code == 200 and len(listed.get_json()) == 1
+    other = client.get(
+        f"/api/assistant/conversations?course_id={catalog_world.other_course_id}",
+        headers=bearer(STUDENT, "student"),
+    )
+    assert other.get_json() == []
+    bad = client.get("/api/assistant/conversations?course_id=x", headers=bearer(STUDENT))
+    assert bad.status_code == 400
