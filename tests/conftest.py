@@ -31,6 +31,16 @@ def token_issuer():
 
 
 @pytest.fixture
+def bearer(token_issuer):
+    """`bearer(user_id, role)` → the Authorization header of a real access token."""
+
+    def make(user_id: int, role: str = "student", **overrides) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token_issuer.token(user_id, role, **overrides)}"}
+
+    return make
+
+
+@pytest.fixture
 def empty_database_url(database_backend, tmp_path, request):
     """A new, empty database on the test's backend, dropped afterwards."""
     with empty_database(database_backend, tmp_path, request.module.__name__.split(".")[-1]) as url:

@@ -82,16 +82,6 @@ def client(app):
     return app.test_client()
 
 
-@pytest.fixture
-def bearer(token_issuer):
-    """`bearer(user_id, role)` → the Authorization header of a real access token."""
-
-    def make(user_id: int, role: str = "student", **overrides) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token_issuer.token(user_id, role, **overrides)}"}
-
-    return make
-
-
 @dataclass
 class SampleCatalog:
     algorithms: services.CourseDetails
