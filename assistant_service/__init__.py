@@ -25,5 +25,6 @@ def init_tasks(app: Flask) -> None:
     """Long work goes to the worker's queue; tasks of this process use the app's config."""
     app.extensions["queue_generation"] = tasks.generate_examples
     app.extensions["queue_fine_tuning"] = tasks.submit_fine_tuning_job
+    app.extensions["queue_evaluation"] = tasks.run_evaluation
     app.extensions["chat_indexes"] = chat.IndexCache()
     tasks.bind(app.config)

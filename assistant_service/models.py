@@ -338,3 +338,51 @@ class CourseSpend(Base):
     month: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2026-12"
     spent_usd: Mapped[Decimal] = mapped_column(Numeric(12, 6), default=Decimal(0))
     reserved_usd: Mapped[Decimal] = mapped_column(Numeric(12, 6), default=Decimal(0))
+
+
+class Evaluation(Base):
+    """A tuned model against the base model on a dataset's held-out test split."""
+
+    __tablename__ = "evaluations"
+    __table_args__ = (Index("ix_evaluations_job", "job_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("fine_tuning_jobs.id", ondelete="CASCADE"))
+    course_id: Mapped[int] = mapped_column(Integer)
+    # queued | running | succeeded | failed
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    base_model: Mapped[str] = mapped_column(String(256))
+    tuned_model: Mapped[str] = mapped_column(String(256))
+    judge_model: Mapped[str] = mapped_column(String(256))
+    items_done: Mapped[int] = mapped_column(Integer, default=0)
+    items_total: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[Decimal] = mapped_column(Numeric(12, 6), default=Decimal(0))
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class EvaluationItem(Base):
+    """One test prompt: both models' answers, their scores, and the blind pick."""
+
+    __tablename__ = "evaluation_items"
+    __table_args__ = (
+        UniqueConstraint("evaluation_id", "example_id", name="uq_evaluation_items_example"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluations.id", ondelete="CASCADE"))
+    example_id: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+    prompt: Mapped[list] = mapped_column(JSON)  # the system and user messages
+    reference: Mapped[str] = mapped_column(Text)  # the ideal answer
+    # {"base": {...}, "tuned": {...}}: answer, latency_ms, prompt/completion tokens, cost,
+    # correctness and groundedness (1-5, the judge's), token_f1 and rouge_l (local)
+    results: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The judge's preference asked in both orders: "tuned" | "base" | "tie" (orders disagree)
+    preference: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    # The blind comparison shows the tuned answer first when true; the teacher's pick.
+    tuned_first: Mapped[bool] = mapped_column(Boolean, default=False)
+    teacher_pick: Mapped[str | None] = mapped_column(String(8), nullable=True)

@@ -17,10 +17,11 @@ from service_kit.auth import current_principal, require_permission
 from service_kit.pagination import PAGINATION_HEADER, paginate, pagination_header
 from service_kit.permissions import ASSISTANT_BUILD, ASSISTANT_USE, COURSES_ADMIN
 
-from . import chat, datasets, fine_tuning, generation, sources
+from . import chat, datasets, evaluation, fine_tuning, generation, sources
 from .catalog import get_catalog
 from .models import Dataset
 from .schemas import (
+    BlindPairSchema,
     ChatMessageSchema,
     ChatQuestionSchema,
     ChunkSchema,
@@ -31,6 +32,8 @@ from .schemas import (
     DatasetCreateSchema,
     DatasetSchema,
     DatasetUpdateSchema,
+    EvaluationReportSchema,
+    EvaluationSchema,
     ExampleCreateSchema,
     ExampleQueryArgsSchema,
     ExampleSchema,
@@ -47,6 +50,7 @@ from .schemas import (
     JobSchema,
     ModelChoiceSchema,
     ModelStateSchema,
+    PickSchema,
     PriceSchema,
     ReportSchema,
     ReviewResultSchema,
@@ -712,3 +716,75 @@ class DatasetFeedbackExamples(MethodView):
         session = get_session()
         dataset = _dataset_for_builder(session, dataset_id)
         return {"added": chat.feedback_to_examples(session, dataset)}
+
+
+# --- evaluation --------------------------------------------------------------------------------
+
+
+@blp.route("/jobs/<id:job_id>/evaluations")
+class JobEvaluations(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(200, EvaluationSchema(many=True))
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, job_id):
+        """The job's evaluations, newest first."""
+        session = get_session()
+        return evaluation.for_job(session, _job_for_builder(session, job_id).id)
+
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(202, EvaluationSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, description="No key, the job did not succeed, or no test split")
+    def post(self, job_id):
+        """Evaluate the tuned model against the base model on the test split (202)."""
+        session = get_session()
+        job = _job_for_builder(session, job_id)
+        started = evaluation.start(
+            session, _provider(), job, current_principal().user_id,
+            base_model=current_app.config["ASSISTANT_CHAT_MODEL"],
+            judge_model=current_app.config["ASSISTANT_JUDGE_MODEL"],
+        )  # fmt: skip
+        current_app.extensions["queue_evaluation"](started.id)
+        return started, 202, {"Location": f"/api/assistant/evaluations/{started.id}"}
+
+
+def _evaluation_for_builder(session: Session, evaluation_id: int):
+    found = evaluation.get_evaluation(session, evaluation_id)
+    _check_course(found.course_id)
+    return found
+
+
+@blp.route("/evaluations/<id:evaluation_id>")
+class EvaluationById(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(200, EvaluationReportSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, evaluation_id):
+        """The report: scores with 95 % intervals, win rates, cost, latency, a recommendation."""
+        session = get_session()
+        return evaluation.report(session, _evaluation_for_builder(session, evaluation_id))
+
+
+@blp.route("/evaluations/<id:evaluation_id>/pairs")
+class EvaluationPairs(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(200, BlindPairSchema(many=True))
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, evaluation_id):
+        """The answers side by side as A and B, which model is which not shown."""
+        session = get_session()
+        return evaluation.blind_pairs(session, _evaluation_for_builder(session, evaluation_id))
+
+
+@blp.route("/evaluations/<id:evaluation_id>/pairs/<id:item_id>")
+class EvaluationPick(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.arguments(PickSchema)
+    @blp.response(200, BlindPairSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def put(self, body, evaluation_id, item_id):
+        """Pick the better answer of a pair (A, B or tie), blind."""
+        session = get_session()
+        found = _evaluation_for_builder(session, evaluation_id)
+        evaluation.pick(session, found, item_id, body["pick"])
+        return next(p for p in evaluation.blind_pairs(session, found) if p["item_id"] == item_id)

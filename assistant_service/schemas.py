@@ -459,3 +459,69 @@ class ModelStateSchema(Schema):
     active_model = fields.Str(metadata={"description": "what answers students now"})
     previous_model = fields.Str(allow_none=True)
     choices = fields.List(fields.Str(), metadata={"description": "the course's fine-tuned models"})
+
+
+class EvaluationSchema(Schema):
+    id = fields.Int()
+    job_id = fields.Int()
+    status = fields.Str(metadata={"enum": ["queued", "running", "succeeded", "failed"]})
+    base_model = fields.Str()
+    tuned_model = fields.Str()
+    judge_model = fields.Str()
+    items_done = fields.Int()
+    items_total = fields.Int()
+    cost_usd = fields.Float()
+    error = fields.Str(allow_none=True)
+    created_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+
+
+class IntervalSchema(Schema):
+    mean = fields.Float(allow_none=True)
+    low = fields.Float(allow_none=True)
+    high = fields.Float(allow_none=True)
+    n = fields.Int()
+
+
+class ModelScoresSchema(Schema):
+    correctness = fields.Nested(IntervalSchema)
+    groundedness = fields.Nested(IntervalSchema)
+    token_f1 = fields.Nested(IntervalSchema)
+    rouge_l = fields.Nested(IntervalSchema)
+    latency_ms = fields.Nested(IntervalSchema)
+    cost_usd = fields.Nested(IntervalSchema)
+
+
+class WinRateSchema(Schema):
+    rate = fields.Float(allow_none=True)
+    low = fields.Float(allow_none=True)
+    high = fields.Float(allow_none=True)
+    wins = fields.Int()
+    losses = fields.Int()
+    ties = fields.Int()
+
+
+class EvaluationReportSchema(Schema):
+    id = fields.Int()
+    status = fields.Str()
+    items = fields.Int()
+    models = fields.Dict(keys=fields.Str(), values=fields.Str())
+    base = fields.Nested(ModelScoresSchema)
+    tuned = fields.Nested(ModelScoresSchema)
+    judge_win_rate = fields.Nested(WinRateSchema)
+    teacher_win_rate = fields.Nested(WinRateSchema)
+    recommended = fields.Bool(metadata={"description": "the tuned model is no worse"})
+    cost_usd = fields.Float()
+
+
+class BlindPairSchema(Schema):
+    item_id = fields.Int()
+    question = fields.Str()
+    reference = fields.Str()
+    a = fields.Str()
+    b = fields.Str()
+    pick = fields.Str(allow_none=True, metadata={"enum": ["A", "B", "tie", None]})
+
+
+class PickSchema(Schema):
+    pick = fields.Str(required=True, validate=validate.OneOf(("A", "B", "tie")))

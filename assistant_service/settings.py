@@ -26,6 +26,8 @@ def from_environment() -> dict:
         "ASSISTANT_DAILY_TOKENS": whole_number(
             "ASSISTANT_DAILY_TOKENS", 100_000, 1, 100_000_000, "tokens"
         ),
+        # The model that judges a tuned model's answers against the base model's.
+        "ASSISTANT_JUDGE_MODEL": env("ASSISTANT_JUDGE_MODEL") or "gpt-4o",
         # The stronger model that writes examples from the course's texts (distillation).
         "ASSISTANT_TEACHER_MODEL": env("ASSISTANT_TEACHER_MODEL") or "gpt-4o",
         # One call to the provider: its timeout and how often a 429/5xx/timeout is retried.

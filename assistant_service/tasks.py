@@ -19,7 +19,7 @@ from service_kit.config import env_config
 from service_kit.db import Database
 from service_kit.tasks import task_queue
 
-from . import demo, fine_tuning, generation, settings
+from . import demo, evaluation, fine_tuning, generation, settings
 from .catalog import Catalog
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,14 @@ def follow_fine_tuning_jobs() -> None:
                 continue
         with contextlib.suppress(TaskLockedException):  # its submission is running now
             _submit(current, client, job_id)
+
+
+@huey.task(retries=3, retry_delay=30)
+def run_evaluation(evaluation_id: int) -> str:
+    """Answer, judge and measure an evaluation's items (resumes where it stopped)."""
+    current = runtime()
+    with current.database.session() as session:
+        return evaluation.run(session, current.provider.client(), evaluation_id)
 
 
 @huey.periodic_task(crontab(minute="*/5"))

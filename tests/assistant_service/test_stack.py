@@ -246,6 +246,18 @@ def test_a_fine_tuned_model_is_activated_and_rolled_back(stack, catalog_world, o
     dataset = imported_dataset(stack, course, 20)
     location = stack.call("POST", f"/datasets/{dataset['id']}/jobs", json={}).headers["Location"]
     job = stack.wait_for_run(location, lambda job: job["status"] == "succeeded")
+    evaluated = stack.call("POST", f"/jobs/{job['id']}/evaluations")
+    assert evaluated.status_code == 202, evaluated.text
+    report = stack.wait_for_run(
+        evaluated.headers["Location"], lambda report: report["status"] in ("succeeded", "failed")
+    )
+    assert report["status"] == "succeeded" and report["items"] >= 1
+    assert report["tuned"]["correctness"]["mean"] is not None
+    pairs = stack.call("GET", f"/evaluations/{report['id']}/pairs").json()
+    picked = stack.call(
+        "PUT", f"/evaluations/{report['id']}/pairs/{pairs[0]['item_id']}", json={"pick": "B"}
+    )
+    assert picked.json()["pick"] == "B"
     chosen = stack.call("PUT", f"/courses/{course}/model", json={"model": job["fine_tuned_model"]})
     assert chosen.status_code == 200 and chosen.json()["active_model"] == job["fine_tuned_model"]
     refused = stack.call("PUT", f"/courses/{course}/model", json={"model": "ft:someone-else"})
