@@ -249,6 +249,16 @@ async function authorised(auth, exchange) {
   return answer;
 }
 
+/**
+ * The answer itself of an authorised request, for what its JSON body does not carry: a header
+ * (X-Pagination) or a file to save. Same token handling as `request`; ApiError when not ok.
+ */
+export async function fetchAuthorised(method, path, { body, signal } = {}) {
+  const answer = await authorised(true, (token) => send(method, path, body, token, signal));
+  if (!answer.ok) throw await errorFrom(answer);
+  return answer;
+}
+
 // ---- uploads --------------------------------------------------------------------------------
 
 function abortError() {

@@ -1,6 +1,7 @@
 // Start-up: wire the header, the course list, the Sider and the main view together, restore the
 // session, and render whatever the URL points at.
 
+import { renderAssistant, renderAssistantDataset } from "./assistant.js";
 import { logout, restoreSession } from "./auth.js";
 import { initCatalog, loadCatalog } from "./catalog.js";
 import { requestLogin } from "./dialogs.js";
@@ -29,6 +30,12 @@ async function renderRoute({ reuse = false } = {}) {
     case "material":
       await renderMaterial(route, { previousRoute });
       break;
+    case "assistant":
+      await renderAssistant(route);
+      break;
+    case "assistantDataset":
+      await renderAssistantDataset(route, { previousRoute });
+      break;
     default:
       renderNotFound();
   }
@@ -41,6 +48,11 @@ async function onNavigate() {
   const sameCourse =
     previousRoute?.name === "course" && route.name === "course" && previousRoute.courseId === route.courseId;
   if (sameCourse) return; // a chip: focus stays on it
+  const sameDataset =
+    previousRoute?.name === "assistantDataset" &&
+    route.name === "assistantDataset" &&
+    previousRoute.datasetId === route.datasetId;
+  if (sameDataset) return; // a section link: focus stays on it
   const backToRow =
     previousRoute?.name === "material" && route.name === "course"
       ? document.querySelector(`.material-row[data-material-id="${previousRoute.materialId}"] .material-link`)
@@ -114,7 +126,7 @@ function listenToChanges() {
     loadFavorites();
     // Edit controls depend on who is logged in.
     if (currentRoute?.name === "course") renderRoute({ reuse: true });
-    else if (currentRoute?.name === "material") renderRoute();
+    else if (["material", "assistant", "assistantDataset"].includes(currentRoute?.name)) renderRoute();
   });
   on("catalog", () => {
     // Course names, descriptions and semesters come from the catalog list.

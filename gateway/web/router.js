@@ -25,6 +25,20 @@ export function parseRoute(hash = location.hash) {
       return { name: "material", courseId, materialId, type: query.get("type") || null };
     }
   }
+  if (parts[2] === "assistant") return parseAssistantRoute(courseId, parts.slice(3), query);
+  return { name: "notFound" };
+}
+
+// #/courses/3/assistant and #/courses/3/assistant/datasets/7?section=review: the course's
+// assistant (its teachers only), and one of its datasets open at a section.
+function parseAssistantRoute(courseId, rest, query) {
+  if (rest.length === 0) return { name: "assistant", courseId };
+  if (rest.length === 2 && rest[0] === "datasets") {
+    const datasetId = parseId(rest[1]);
+    if (datasetId !== null) {
+      return { name: "assistantDataset", courseId, datasetId, section: query.get("section") || null };
+    }
+  }
   return { name: "notFound" };
 }
 
@@ -35,6 +49,12 @@ export function routeHref(route) {
       return `#/courses/${route.courseId}${typeQuery}`;
     case "material":
       return `#/courses/${route.courseId}/materials/${route.materialId}${typeQuery}`;
+    case "assistant":
+      return `#/courses/${route.courseId}/assistant`;
+    case "assistantDataset": {
+      const sectionQuery = route.section ? `?section=${encodeURIComponent(route.section)}` : "";
+      return `#/courses/${route.courseId}/assistant/datasets/${route.datasetId}${sectionQuery}`;
+    }
     default:
       return "#/";
   }

@@ -3,6 +3,7 @@
 // current one before drawing what it fetched.
 
 import { api } from "./api.js";
+import { canBuildAssistant } from "./assistantApi.js";
 import { setCatalogOpen } from "./catalog.js";
 import { confirmAction, editMaterial } from "./dialogs.js";
 import { errorBox, h, loading, replaceChildren, safeHttpUrl, uniqueId } from "./dom.js";
@@ -30,7 +31,14 @@ function current(token) {
   return token === renderToken;
 }
 
-function setTitle(...parts) {
+/** For a page drawn by another module (the assistant): the main area, and a check that it is
+ * still that page's after an await (a newer render of any page takes the area over). */
+export function claimView() {
+  const token = ++renderToken;
+  return { view, isCurrent: () => current(token) };
+}
+
+export function setTitle(...parts) {
   document.title = [...parts.filter(Boolean), SITE_TITLE].join(" — ");
 }
 
@@ -46,17 +54,17 @@ function ofType(materials, code) {
   return materials.filter((material) => material.material_type_code === code);
 }
 
-function pageTitle(text) {
+export function pageTitle(text) {
   return h("h1", { class: "page-title", tabindex: -1 }, text);
 }
 
-function breadcrumbs(last) {
+/** Главная / …: `last` is the current page's crumb, or several crumbs (links, then the last). */
+export function breadcrumbs(...last) {
   return h(
     "nav",
     { class: "breadcrumbs", "aria-label": "Навигация по разделам" },
     h("a", { href: "#/" }, "Главная"),
-    h("span", { "aria-hidden": "true" }, " / "),
-    last,
+    last.flat().map((crumb) => [h("span", { "aria-hidden": "true" }, " / "), crumb]),
   );
 }
 
@@ -283,7 +291,14 @@ function courseHeader(courseId, courseName) {
       "div",
       { class: "course-title-row" },
       pageTitle(courseName),
-      h("div", { class: "course-actions" }, favoriteButton({ ...course, name: courseName }, { withText: true })),
+      h(
+        "div",
+        { class: "course-actions" },
+        canBuildAssistant(courseId)
+          ? h("a", { class: "btn btn-secondary assistant-link", href: routeHref({ name: "assistant", courseId }) }, "Ассистент")
+          : null,
+        favoriteButton({ ...course, name: courseName }, { withText: true }),
+      ),
     ),
     description ? h("p", { class: "lead" }, description) : null,
   );

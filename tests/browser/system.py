@@ -1,14 +1,17 @@
 """The whole portal as real processes, for browser and end-to-end tests.
 
 `PortalSystem` migrates and demo-seeds auth, catalog and favorites databases in a temporary
-directory, makes the demo teacher the teacher of a few demo courses, and starts the three
-services and the gateway under gunicorn on free ports, wired to each other as in production.
+directory (and migrates the assistant's), makes the demo teacher the teacher of a few demo
+courses, and starts the four services, the assistant's worker and the gateway on free ports,
+wired to each other as in production. The assistant's model provider is the OpenAI stand-in
+(`portal.openai`), a real process too.
 """
 
 import contextlib
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -16,15 +19,38 @@ import requests
 
 from service_kit.config import REPO_ROOT
 from tests.support.databases import migrated_database
-from tests.support.processes import ServerProcess
+from tests.support.openai_standin import OpenAIStandIn
+from tests.support.processes import ServerProcess, TaskConsumer
 
 DEMO_STUDENT = ("student@example.edu", "student-demo-1")
 DEMO_TEACHER = ("teacher@example.edu", "teacher-demo-1")
 DEMO_ADMIN = ("admin@example.edu", "admin-demo-1")
+SERVICES = ("auth_service", "catalog_service", "favorites_service", "assistant_service")
+# The curated dataset the assistant's worker loads at start-up, and its course.
+DEMO_DATASET = "Демонстрационный набор"
+DEMO_DATASET_COURSE = "Алгоритмы и структуры данных"
+
+
+class QuickTaskConsumer(TaskConsumer):
+    """A worker that looks at an idle queue at least every quarter second (huey's default backs
+    off to 10 s), so a task queued by a test starts at once."""
+
+    def start(self) -> "QuickTaskConsumer":
+        consumer = Path(sys.executable).parent / "huey_consumer"
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(consumer), self.queue, "-w", str(self.workers), "-k", "thread", "-m", "0.25"],
+                cwd=REPO_ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        return self
 
 
 class PortalSystem:
-    """The four processes on free ports, wired to each other as in production.
+    """The five processes on free ports, the assistant's worker and the OpenAI stand-in, wired
+    to each other as in production.
 
     `stop(name)` / `start(name)` take one service down and bring it back on the same port, for
     tests of how the rest copes.
@@ -35,6 +61,8 @@ class PortalSystem:
         self.backend = backend
         self.processes: dict[str, ServerProcess] = {}
         self.database_urls: dict[str, str] = {}
+        self.openai: OpenAIStandIn | None = None
+        self.worker: TaskConsumer | None = None
         self._exit = contextlib.ExitStack()
 
     @property
@@ -71,7 +99,7 @@ class PortalSystem:
 
     def __enter__(self) -> "PortalSystem":
         try:
-            for package in ("auth_service", "catalog_service", "favorites_service"):
+            for package in SERVICES:
                 self.database_urls[package] = self._exit.enter_context(
                     migrated_database(package, self.backend, self.directory)
                 )
@@ -85,6 +113,7 @@ class PortalSystem:
             favorites = self._server(
                 "favorites", "favorites_service:create_app()", {**jwks, "CATALOG_URL": catalog.url}
             )
+            assistant = self._start_assistant({**jwks, "CATALOG_URL": catalog.url})
             self._server(
                 "gateway",
                 "gateway:create_app()",
@@ -93,13 +122,71 @@ class PortalSystem:
                     "AUTH_URL": auth.url,
                     "CATALOG_URL": catalog.url,
                     "FAVORITES_URL": favorites.url,
+                    "ASSISTANT_URL": assistant.url,
                 },
                 workers=2,
             )
+            self._wait_for_demo_dataset()
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return self
+
+    def _start_assistant(self, env: dict) -> ServerProcess:
+        """The assistant, its worker (which loads the curated demo dataset once the catalog
+        answers) and the stand-in of its model provider."""
+        self.openai = OpenAIStandIn(log_path=self.directory / "openai-standin.log")
+        self._exit.enter_context(self.openai)
+        env = {
+            **env,
+            "OPENAI_API_KEY": self.openai.api_key,
+            "OPENAI_BASE_URL": self.openai.base_url,
+            "OPENAI_MAX_RETRIES": "0",
+        }
+        assistant = self._server("assistant", "assistant_service:create_app()", env)
+        worker_env = {
+            **self._base_env(),
+            **env,
+            "DATABASE_URL": self.database_urls["assistant_service"],
+            "ASSISTANT_DEMO_DATASET": "on",
+        }
+        # One worker thread: each thread runs the start-up hook, which queues the demo dataset.
+        self.worker = QuickTaskConsumer(
+            "assistant_service.tasks.huey",
+            worker_env,
+            self.directory / "assistant-worker.log",
+            workers=1,
+        )
+        self.worker.env.pop("JWT_PRIVATE_KEY_FILE", None)
+        self._exit.callback(self.worker.stop)
+        self.worker.start()
+        return assistant
+
+    def _wait_for_demo_dataset(self, timeout: float = 60.0) -> None:
+        """Until the worker has loaded the demo dataset, examples split and all: its work
+        (snapshot, passages, token counts) then competes with no test for the processor."""
+        token = self.access_token(*DEMO_TEACHER)
+        courses = self.api("GET", "/api/teacher/courses", token).json()
+        course = next(c for c in courses if c["name"] == DEMO_DATASET_COURSE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._demo_dataset_split(token, course["id"]):
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"no demo dataset after {timeout} s: {self.worker.output()[-3000:]}")
+
+    def _demo_dataset_split(self, token: str, course_id: int) -> bool:
+        answer = self.api("GET", f"/api/assistant/courses/{course_id}/datasets", token)
+        demo = [d for d in answer.json() if d["name"] == DEMO_DATASET] if answer.ok else []
+        if not demo:
+            return False
+        test_split = self.api(
+            "GET",
+            f"/api/assistant/datasets/{demo[0]['id']}/examples",
+            token,
+            params={"split": "test", "page_size": 1},
+        )
+        return test_split.ok and bool(test_split.json())
 
     def _server(self, name: str, app_spec: str, env: dict, workers: int = 1) -> ServerProcess:
         package = {"gateway": None}.get(name, f"{name}_service")

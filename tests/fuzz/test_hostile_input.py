@@ -135,6 +135,11 @@ def test_every_json_endpoint_refuses_hostile_bodies(portal):
         "dataset_id": absent,
         "example_id": absent,
         "run_id": absent,
+        "job_id": absent,
+        "evaluation_id": absent,
+        "item_id": absent,
+        "conversation_id": absent,
+        "message_id": absent,
         "model": "gpt-4o",
     }
 
