@@ -100,15 +100,24 @@ class Bulkhead:
         self._slots.release()
 
 
-class Connection:
-    """One open keep-alive socket to a service, and a poller to see whether it was closed."""
+# An idle connection older than this is not reused: a service closes idle keep-alive connections
+# after its own timeout (gunicorn's default is 2 s, the images' 5 s), and a request written just
+# as it does is lost to a reset — fatal for a POST, which is never sent twice. Reusing only
+# connections clearly younger than the service's timeout closes that race.
+IDLE_REUSE_SECONDS = 1.0
 
-    __slots__ = ("poller", "sock")
+
+class Connection:
+    """One open keep-alive socket to a service, a poller to see whether it was closed, and
+    when it went idle."""
+
+    __slots__ = ("idle_since", "poller", "sock")
 
     def __init__(self, sock: socket.socket):
         self.sock = sock
         self.poller = select.poll()
         self.poller.register(sock, select.POLLIN)
+        self.idle_since = 0.0
 
     def close(self) -> None:
         self.sock.close()
@@ -213,6 +222,7 @@ class Upstream:
     def keep(self, connection: Connection) -> None:
         """Park a connection whose response was read to its end, for this thread's next
         request."""
+        connection.idle_since = time.monotonic()
         self._local.connection = connection
 
     def _idle_connection(self) -> Connection | None:
@@ -221,7 +231,10 @@ class Upstream:
         if connection is None:
             return None
         local.connection = None
-        if connection.poller.poll(0):  # an idle connection with something to read was closed
+        if (
+            time.monotonic() - connection.idle_since > IDLE_REUSE_SECONDS
+            or connection.poller.poll(0)  # an idle connection with something to read was closed
+        ):
             connection.close()
             return None
         return connection

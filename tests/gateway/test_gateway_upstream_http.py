@@ -2,9 +2,11 @@
 life of the connection it reads from."""
 
 import socket
+import time
 
 import pytest
 
+from gateway import upstream as upstream_module
 from gateway.errors import EdgeError
 from gateway.upstream import (
     ClosedWithoutResponse,
@@ -282,4 +284,21 @@ def test_a_streamed_body_that_breaks_is_a_502_and_closes_the_connection():
     with pytest.raises(EdgeError) as raised:
         next(pieces)
     assert raised.value.status == 502
+    assert connection.sock.fileno() == -1
+
+
+def test_a_parked_connection_is_reused_only_while_young(monkeypatch):
+    """A service closes idle keep-alive connections after its own timeout; a request written
+    into one it is closing is lost (a POST is never resent), so an old one is not reused."""
+    upstream = an_upstream()
+    response = response_from(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close=False, upstream=upstream
+    )
+    connection = response._connection
+    response.read_all()
+    assert upstream._idle_connection() is connection  # young: reused
+    upstream.keep(connection)
+    clock = time.monotonic() + upstream_module.IDLE_REUSE_SECONDS + 0.1
+    monkeypatch.setattr(upstream_module.time, "monotonic", lambda: clock)
+    assert upstream._idle_connection() is None  # old: closed, a fresh one will be made
     assert connection.sock.fileno() == -1
