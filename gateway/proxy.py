@@ -139,7 +139,7 @@ class ApiProxy:
             else:
                 body = self._read_body(environ, method)
                 request = self._upstream_request(environ, upstream, target, body, request_id)
-                response = upstream.exchange(method, request)
+                response = upstream.exchange(method, request, carries_body=bool(body))
             status, headers, content = _relay(response, request_id)
         except EdgeError as error:
             status, headers, content = _error(error, request_id)

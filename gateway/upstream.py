@@ -149,20 +149,30 @@ class Upstream:
         self._local = threading.local()
 
     def exchange(
-        self, method: str, request: bytes, body: Iterable[bytes] | None = None
+        self,
+        method: str,
+        request: bytes,
+        body: Iterable[bytes] | None = None,
+        *,
+        carries_body: bool = False,
     ) -> "UpstreamResponse":
         """Send one request (`body`, if given, is streamed after `request`, the head) and read
         the response head; the response owns the connection and this thread's bulkhead slot.
         Raises EdgeError: 503 when the service already holds its share of threads."""
         bulkhead = self.bulkhead
-        if bulkhead is None:
-            return self._exchange(method, request, body)
-        bulkhead.enter()
+        if bulkhead is not None:
+            bulkhead.enter()
         try:
-            return self._exchange(method, request, body)
+            response = self._exchange(method, request, body)
         except BaseException:
-            bulkhead.leave()
+            if bulkhead is not None:
+                bulkhead.leave()
             raise
+        if carries_body and response.status >= 400:
+            # A service that refuses a request (no route, no permission) may not read its body,
+            # and then drop the connection while the next request is already on its way.
+            response.will_close = True
+        return response
 
     def _exchange(
         self, method: str, request: bytes, body: Iterable[bytes] | None
@@ -193,7 +203,11 @@ class Upstream:
     ) -> "UpstreamResponse":
         try:
             self._send_body(connection, body)
-            return UpstreamResponse(self, connection, method)
+            response = UpstreamResponse(self, connection, method)
+            # A service that answered before reading the whole body (a 401, 403, 413) may have
+            # left it unread and will reset the connection: never reuse it after an upload.
+            response.will_close = True
+            return response
         except FAILURES as error:
             connection.close()
             raise self.failure(error) from error

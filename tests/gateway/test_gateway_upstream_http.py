@@ -2,6 +2,7 @@
 life of the connection it reads from."""
 
 import socket
+import threading
 import time
 
 import pytest
@@ -302,3 +303,30 @@ def test_a_parked_connection_is_reused_only_while_young(monkeypatch):
     monkeypatch.setattr(upstream_module.time, "monotonic", lambda: clock)
     assert upstream._idle_connection() is None  # old: closed, a fresh one will be made
     assert connection.sock.fileno() == -1
+
+
+@pytest.mark.parametrize(("carries_body", "status", "kept"), [
+    (True, 404, False), (True, 200, True), (False, 404, True),
+])  # fmt: skip
+def test_a_refused_request_with_a_body_does_not_keep_its_connection(carries_body, status, kept):
+    """A service that refuses a request may leave its body unread and then drop the
+    connection: the next request must not be written into it."""
+    server = socket.create_server(("127.0.0.1", 0))
+    _open_sockets.append(server)
+    port = server.getsockname()[1]
+    upstream = Upstream("test", f"http://127.0.0.1:{port}", connect_timeout=2, read_timeout=2)
+
+    def answer():
+        connection, _ = server.accept()
+        _open_sockets.append(connection)
+        connection.recv(65536)
+        connection.sendall(f"HTTP/1.1 {status} X\r\nContent-Length: 2\r\n\r\nno".encode())
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    body = b'{"a": 1}' if carries_body else b""
+    head = f"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    response = upstream.exchange("POST", head + body, carries_body=carries_body)
+    assert response.read_all() == b"no"
+    thread.join()
+    assert (parked(upstream) is not None) is kept
