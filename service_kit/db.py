@@ -4,6 +4,7 @@ The engine is created on first use, never at import or in `create_app`, so no co
 opened before gunicorn forks its workers.
 """
 
+import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class Database:
@@ -117,8 +119,15 @@ def get_session() -> Session:
 
 def _close_session(_exc) -> None:
     session = g.pop("db_session", None)
-    if session is not None:
+    if session is None:
+        return
+    try:
         session.close()
+    except DBAPIError as error:
+        # The database went away during the request (a restart): the rollback on close fails.
+        # The answer already made stands; the dead connection is thrown away, not reused.
+        log.warning("closing a session on a lost connection: %s", str(error).splitlines()[0])
+        session.invalidate()
 
 
 def utcnow() -> datetime:

@@ -114,6 +114,7 @@ def test_the_catalog_recovers_from_a_postgres_restart_with_no_failed_request(tok
                 requests_after_recovery=len(after),
                 failed_after_recovery=sum(status != 200 for status in after),
             )
-            assert set(during) <= {200, 500, 503}, sorted(set(during))
+            # While the database is down a request is answered or told to retry, never a 500.
+            assert set(during) <= {200, 503}, sorted(set(during))
             assert [status for status in after if status != 200] == []
             assert created.status_code == 201, created.text
