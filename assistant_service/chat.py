@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import openai
-from sqlalchemy import func, select, update
+from sqlalchemy import String, func, select, update
 from sqlalchemy.orm import Session
 
 from service_kit import DomainError, NotFound, UpstreamUnavailable
@@ -38,6 +38,9 @@ from .models import (
     Conversation,
     CourseSettings,
     CourseSpend,
+    Evaluation,
+    FineTuningJob,
+    GenerationRun,
     Price,
     Snapshot,
 )
@@ -532,4 +535,55 @@ def _chunk_texts(session: Session, chunk_ids: list) -> dict[int, str]:
     return {
         chunk.id: chunk.content
         for chunk in session.scalars(select(Chunk).where(Chunk.id.in_(ids or [-1])))
+    }
+
+
+def usage(session: Session, course_id: int) -> dict:
+    """What the course's assistant has used: the chat by month (answers, tokens, spend) and what
+    building it cost (generation, fine-tuning, evaluation)."""
+    month = func.substr(func.cast(ChatMessage.created_at, String), 1, 7)
+    rows = session.execute(
+        select(
+            month.label("month"),
+            func.count(),
+            func.coalesce(func.sum(ChatMessage.prompt_tokens), 0),
+            func.coalesce(func.sum(ChatMessage.completion_tokens), 0),
+            func.coalesce(func.sum(ChatMessage.cost_usd), 0),
+        )
+        .join(Conversation, Conversation.id == ChatMessage.conversation_id)
+        .where(Conversation.course_id == course_id, ChatMessage.role == "assistant")
+        .group_by(month)
+        .order_by(month.desc())
+    ).all()
+    by_month = [
+        {"month": m, "answers": n, "prompt_tokens": int(p), "completion_tokens": int(c),
+         "cost_usd": float(cost)}
+        for m, n, p, c, cost in rows
+    ]  # fmt: skip
+    generation = session.scalar(
+        select(func.coalesce(func.sum(GenerationRun.cost_usd), 0))
+        .join(datasets.Dataset, datasets.Dataset.id == GenerationRun.dataset_id)
+        .where(datasets.Dataset.course_id == course_id)
+    )
+    tuning = session.scalar(
+        select(func.coalesce(func.sum(FineTuningJob.cost_usd), 0)).where(
+            FineTuningJob.course_id == course_id
+        )
+    )
+    evaluating = session.scalar(
+        select(func.coalesce(func.sum(Evaluation.cost_usd), 0)).where(
+            Evaluation.course_id == course_id
+        )
+    )
+    this_month = session.get(CourseSpend, (course_id, month_of(utcnow())))
+    return {
+        "course_id": course_id,
+        "chat_by_month": by_month,
+        "chat_this_month": {
+            "spent_usd": float(this_month.spent_usd) if this_month else 0.0,
+            "reserved_usd": float(this_month.reserved_usd) if this_month else 0.0,
+        },
+        "generation_usd": float(generation or 0),
+        "fine_tuning_usd": float(tuning or 0),
+        "evaluation_usd": float(evaluating or 0),
     }

@@ -61,6 +61,7 @@ from .schemas import (
     SplitSchema,
     StatusSchema,
     TrainingMetricSchema,
+    UsageSchema,
 )
 
 blp = Blueprint(
@@ -615,6 +616,17 @@ def _model_state(course_id: int) -> dict:
         "previous_model": settings.previous_chat_model,
         "choices": fine_tuning.fine_tuned_models(session, course_id),
     }
+
+
+@blp.route(f"/courses/{COURSE_ID}/usage")
+class CourseUsage(MethodView):
+    @require_permission(ASSISTANT_BUILD)
+    @blp.response(200, UsageSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, course_id):
+        """The course's chat by month (answers, tokens, spend) and what building it cost."""
+        _check_course(course_id)
+        return chat.usage(get_session(), course_id)
 
 
 # --- the students' chat ------------------------------------------------------------------------

@@ -525,3 +525,25 @@ class BlindPairSchema(Schema):
 
 class PickSchema(Schema):
     pick = fields.Str(required=True, validate=validate.OneOf(("A", "B", "tie")))
+
+
+class MonthUsageSchema(Schema):
+    month = fields.Str(metadata={"example": "2026-12"})
+    answers = fields.Int()
+    prompt_tokens = fields.Int()
+    completion_tokens = fields.Int()
+    cost_usd = fields.Float()
+
+
+class ChatMonthSchema(Schema):
+    spent_usd = fields.Float()
+    reserved_usd = fields.Float(metadata={"description": "set aside by answers being written"})
+
+
+class UsageSchema(Schema):
+    course_id = fields.Int()
+    chat_by_month = fields.List(fields.Nested(MonthUsageSchema))
+    chat_this_month = fields.Nested(ChatMonthSchema)
+    generation_usd = fields.Float()
+    fine_tuning_usd = fields.Float()
+    evaluation_usd = fields.Float()

@@ -646,6 +646,20 @@ pm.test('the message names the setting', () => {
         body={"pick": "A"},
     ),
     Step(
+        "The course assistant's usage and spend (teacher)",
+        "GET /api/assistant/courses/{course_id}/usage",
+        200,
+        token="teacherToken",
+        path={"course_id": "{{assistantCourseId}}"},
+        tests="""
+const usage = pm.response.json();
+pm.test('nothing asked or spent yet', () => {
+  pm.expect(usage.chat_by_month).to.eql([]);
+  pm.expect(usage.fine_tuning_usd).to.eql(0);
+});
+""",
+    ),
+    Step(
         "The course's fine-tuning budget (teacher)",
         "GET /api/assistant/courses/{course_id}/settings",
         200,

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from assistant_service import chat, datasets, fine_tuning, prompting
 from assistant_service.models import ChatMessage
+from service_kit.db import utcnow
 
 from .conftest import ADMIN, STUDENT, TEACHER
 
@@ -236,3 +237,21 @@ def test_conversations_are_listed_per_course(ask, chat_app, bearer, catalog_worl
     assert other.get_json() == []
     bad = client.get("/api/assistant/conversations?course_id=x", headers=bearer(STUDENT))
     assert bad.status_code == 400
+
+
+def test_usage_counts_the_courses_answers_and_spend(ask, chat_app, bearer, catalog_world, standin):
+    for question in ("Что такое стек?", "Что такое очередь?"):
+        sse(ask(question))
+    usage = chat_app.test_client().get(
+        f"/api/assistant/courses/{catalog_world.course_id}/usage",
+        headers=bearer(TEACHER, "teacher"),
+    )
+    assert usage.status_code == 200
+    (month,) = usage.get_json()["chat_by_month"]
+    assert month["answers"] == 2 and month["cost_usd"] > 0
+    assert month["month"] == chat.month_of(utcnow())
+    assert usage.get_json()["chat_this_month"]["spent_usd"] == pytest.approx(month["cost_usd"])
+    student = chat_app.test_client().get(
+        f"/api/assistant/courses/{catalog_world.course_id}/usage", headers=bearer(STUDENT)
+    )
+    assert student.status_code == 403
