@@ -14,7 +14,6 @@ so concurrent askers together never exceed it.
 import json
 import logging
 import queue
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -51,7 +50,6 @@ log = logging.getLogger(__name__)
 SOURCES_PER_ANSWER = 5
 MAX_ANSWER_TOKENS = 800
 HEARTBEAT_SECONDS = 2.0
-_CITATION = re.compile(r"\[(\d{1,3})\]")
 CHAT_NO_KEY = NO_KEY_MESSAGE.replace(
     "Generating examples needs a model provider",
     "The course assistant answers with a model provider",
@@ -394,23 +392,8 @@ def _read(stream, pieces: queue.Queue) -> None:
         pieces.put(("error", f"The answer was cut off: {type(error).__name__}."))
 
 
-def resolve_citations(answer: str, given: int) -> tuple[str, list[int]]:
-    """The answer without citations of sources it was not given, and those it cites."""
-    cited: list[int] = []
-
-    def keep(match: re.Match) -> str:
-        number = int(match[1])
-        if 1 <= number <= given:
-            if number not in cited:
-                cited.append(number)
-            return match[0]
-        return ""
-
-    return _CITATION.sub(keep, answer), cited
-
-
 def _finish(database: Database, prepared: Prepared, text: str, usage, failure) -> dict:
-    answer, cited = resolve_citations(text, len(prepared.sources))
+    answer, cited = prompting.keep_given(text, len(prepared.sources))
     prompt = completion = cached = 0
     if usage is not None:
         prompt, completion = usage.prompt_tokens or 0, usage.completion_tokens or 0

@@ -22,7 +22,7 @@ from service_kit import Conflict, InvalidInput, NotFound
 from service_kit.db import utcnow
 from service_kit.text import words
 
-from . import chat, fine_tuning
+from . import chat
 from .generation import describe
 from .models import Evaluation, EvaluationItem, Example, FineTuningJob
 
@@ -395,7 +395,3 @@ def pick(session: Session, evaluation: Evaluation, item_id: int, letter: str) ->
         item.teacher_pick = "tuned" if letter == tuned_letter else "base"
     session.commit()
     return item
-
-
-def evaluation_job(session: Session, evaluation: Evaluation) -> FineTuningJob:
-    return fine_tuning.get_job(session, evaluation.job_id)

@@ -11,7 +11,6 @@ stopped, and a cancel takes effect between two chunks.
 
 import json
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -322,7 +321,7 @@ def _store_examples(
         seen.append(question_stems)
         passages, position = _sources_for(question, chunk, index, chunks, materials, kind)
         if kind == "in_scope":
-            reply = renumber(reply, position)
+            reply = prompting.renumber(reply, position)
         messages = prompting.conversation(course, question, passages, reply)
         session.add(
             datasets.new_example(
@@ -348,14 +347,6 @@ def _sources_for(question, chunk, index, chunks, materials, kind):
     ]
     position = found.index(chunk.id) + 1 if chunk.id in found else 1
     return passages, position
-
-
-_CITATION = re.compile(r"\[(\d{1,3})\]")
-
-
-def renumber(answer: str, position: int) -> str:
-    """The teacher model cites the passage as [1]; it now stands at `position`."""
-    return _CITATION.sub(lambda match: f"[{position}]" if match[1] == "1" else "", answer)
 
 
 def question_terms(question: str) -> frozenset[str]:

@@ -78,3 +78,24 @@ def citations(answer: str) -> list[int]:
         if number not in seen:
             seen.append(number)
     return seen
+
+
+def renumber(answer: str, position: int) -> str:
+    """An answer written citing its one passage as [1], now that the passage stands at
+    `position` among the sources; any other citation is dropped."""
+    return _CITATION.sub(lambda match: f"[{position}]" if match[1] == "1" else "", answer)
+
+
+def keep_given(answer: str, given: int) -> tuple[str, list[int]]:
+    """The answer without citations of sources it was not given, and those it cites."""
+    cited: list[int] = []
+
+    def keep(match: re.Match) -> str:
+        number = int(match[1])
+        if 1 <= number <= given:
+            if number not in cited:
+                cited.append(number)
+            return match[0]
+        return ""
+
+    return _CITATION.sub(keep, answer), cited
