@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from service_kit import DomainError, NotFound, UpstreamUnavailable
 from service_kit.db import Database, utcnow
 
-from . import datasets, prompting, sources, tokens
+from . import datasets, pricing, prompting, sources, tokens
 from .catalog import Catalog
 from .generation import NO_KEY_MESSAGE, Provider, describe
 from .models import (
@@ -40,7 +40,6 @@ from .models import (
     Evaluation,
     FineTuningJob,
     GenerationRun,
-    Price,
     Snapshot,
 )
 from .retrieval import Index, Passage
@@ -228,28 +227,6 @@ def settle(
     session.commit()
 
 
-def prices_for(session: Session, model: str) -> dict[str, Decimal]:
-    """USD per 1M tokens for `model`; a fine-tuned model ("ft:BASE:...") at its base's row of
-    fine-tuned prices; an unknown model at the dearest known, so a budget still holds."""
-    name = model.split(":")[1] if model.startswith("ft:") else model
-    price = session.get(Price, name)
-    if price is None:
-        rows = list(session.scalars(select(Price)))
-        dearest = max(rows, key=lambda row: row.output, default=None)
-        if dearest is None:
-            return {"input": Decimal(0), "cached_input": Decimal(0), "output": Decimal(0)}
-        price = dearest
-    return {"input": price.input, "cached_input": price.cached_input, "output": price.output}
-
-
-def cost_of(prices: dict[str, Decimal], prompt: int, cached: int, completion: int) -> Decimal:
-    return (
-        Decimal(prompt - cached) * prices["input"]
-        + Decimal(cached) * prices["cached_input"]
-        + Decimal(completion) * prices["output"]
-    ) / Decimal(1_000_000)
-
-
 # --- asking ------------------------------------------------------------------------------------
 
 
@@ -264,7 +241,7 @@ class Prepared:
     model: str
     month: str | None
     reserved: Decimal
-    prices: dict[str, Decimal]
+    prices: pricing.Prices
 
 
 def prepare(
@@ -295,8 +272,10 @@ def prepare(
     passages = [prompting.Source(s["material_id"], s["title"], s["text"]) for s in found]
     messages = prompting.conversation(course.name, question, passages)
     model = settings.chat_model or base_model
-    prices = prices_for(session, model)
-    worst = cost_of(prices, tokens.count_messages(messages), 0, MAX_ANSWER_TOKENS)
+    prices = pricing.prices_for(session, model)
+    worst = pricing.cost_of(
+        prices, pricing.Usage(prompt=tokens.count_messages(messages), completion=MAX_ANSWER_TOKENS)
+    )
     conversation = _conversation(session, user_id, course_id, conversation_id, question)
     asked = ChatMessage(
         conversation_id=conversation.id, user_id=user_id, role="user", content=question.strip()
@@ -394,15 +373,14 @@ def _read(stream, pieces: queue.Queue) -> None:
 
 def _finish(database: Database, prepared: Prepared, text: str, usage, failure) -> dict:
     answer, cited = prompting.keep_given(text, len(prepared.sources))
-    prompt = completion = cached = 0
     if usage is not None:
-        prompt, completion = usage.prompt_tokens or 0, usage.completion_tokens or 0
-        details = getattr(usage, "prompt_tokens_details", None)
-        cached = (details.cached_tokens or 0) if details is not None else 0
+        used = pricing.Usage.of(usage)
     else:  # cut off before the usage chunk: count what was sent and received
-        prompt = tokens.count_messages(prepared.messages)
-        completion = tokens.count(text)
-    cost = cost_of(prepared.prices, prompt, cached, completion)
+        used = pricing.Usage(
+            prompt=tokens.count_messages(prepared.messages), completion=tokens.count(text)
+        )
+    prompt, completion = used.prompt, used.completion
+    cost = pricing.cost_of(prepared.prices, used)
     with database.session() as session:
         settle(session, prepared.conversation.course_id, prepared.month, prepared.reserved, cost)
         if failure and not answer:

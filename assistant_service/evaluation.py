@@ -22,7 +22,7 @@ from service_kit import Conflict, InvalidInput, NotFound
 from service_kit.db import utcnow
 from service_kit.text import words
 
-from . import chat
+from . import pricing
 from .generation import describe
 from .models import Evaluation, EvaluationItem, Example, FineTuningJob
 
@@ -287,10 +287,7 @@ def _parsed(completion, default: dict) -> dict:
 
 
 def _cost(session: Session, model: str, usage) -> Decimal:
-    if usage is None:
-        return Decimal(0)
-    return chat.cost_of(chat.prices_for(session, model), usage.prompt_tokens or 0, 0,
-                        usage.completion_tokens or 0)  # fmt: skip
+    return pricing.cost_of(pricing.prices_for(session, model), pricing.Usage.of(usage))
 
 
 # --- reading -----------------------------------------------------------------------------------

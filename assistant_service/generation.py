@@ -24,8 +24,8 @@ from service_kit import Conflict, InvalidInput, NotFound
 from service_kit.db import utcnow
 from service_kit.text import stem, words
 
-from . import datasets, prompting, sources
-from .models import Chunk, Dataset, Example, GenerationRun, Price
+from . import datasets, pricing, prompting, sources
+from .models import Chunk, Dataset, Example, GenerationRun
 from .retrieval import Index, Passage
 
 log = logging.getLogger(__name__)
@@ -215,7 +215,7 @@ def run(
     chunks = {chunk.id: chunk for _, chunk in pairs}
     seen = _existing_questions(session, dataset)
     client = (client_factory or provider.client)()
-    price = _price(session, generation.model)
+    price = pricing.prices_for(session, generation.model)
     try:
         for chunk_id in generation.chunk_ids[generation.chunks_done :]:
             session.refresh(generation)
@@ -377,27 +377,11 @@ def _existing_questions(session: Session, dataset: Dataset) -> list[frozenset[st
     return questions
 
 
-def _price(session: Session, model: str) -> Price | None:
-    return session.get(Price, model)
-
-
-def _add_spend(run: GenerationRun, usage, price: Price | None) -> None:
-    if usage is None:
-        return
-    prompt, completion = usage.prompt_tokens or 0, usage.completion_tokens or 0
-    cached = 0
-    details = getattr(usage, "prompt_tokens_details", None)
-    if details is not None and details.cached_tokens:
-        cached = details.cached_tokens
-    run.prompt_tokens += prompt
-    run.completion_tokens += completion
-    if price is not None:
-        spend = (
-            Decimal(prompt - cached) * price.input
-            + Decimal(cached) * price.cached_input
-            + Decimal(completion) * price.output
-        ) / Decimal(1_000_000)
-        run.cost_usd = (run.cost_usd or Decimal(0)) + spend
+def _add_spend(run: GenerationRun, usage, prices: pricing.Prices) -> None:
+    used = pricing.Usage.of(usage)
+    run.prompt_tokens += used.prompt
+    run.completion_tokens += used.completion
+    run.cost_usd = (run.cost_usd or Decimal(0)) + pricing.cost_of(prices, used)
 
 
 def describe(error: openai.APIError) -> str:
