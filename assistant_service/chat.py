@@ -306,9 +306,9 @@ def _conversation(
     return conversation
 
 
-def open_stream(client: openai.OpenAI, prepared: Prepared):
+def open_stream(session: Session, client: openai.OpenAI, prepared: Prepared):
     """Start the model's streamed answer; a provider that refuses or is down is a 503 now,
-    before any byte of the response is sent."""
+    before any byte of the response is sent, and the reservation is given back."""
     try:
         return client.chat.completions.create(
             model=prepared.model,
@@ -319,6 +319,8 @@ def open_stream(client: openai.OpenAI, prepared: Prepared):
             temperature=0.2,
         )
     except openai.APIError as error:
+        course_id = prepared.conversation.course_id
+        settle(session, course_id, prepared.month, prepared.reserved, Decimal(0))
         raise UpstreamUnavailable(describe(error)) from error
 
 

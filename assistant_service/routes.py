@@ -5,8 +5,6 @@ and admins: the token must grant `assistant:build`, and the catalog must list th
 the course's teachers (asked briefly cached) unless they are an admin.
 """
 
-from decimal import Decimal
-
 from flask import Response, current_app, stream_with_context
 from flask.views import MethodView
 from sqlalchemy.orm import Session
@@ -660,11 +658,7 @@ class CourseChat(MethodView):
             question=body["question"],
             conversation_id=body.get("conversation_id"),
         )
-        try:
-            stream = chat.open_stream(_provider().client(), prepared)
-        except Exception:
-            chat.settle(session, course_id, prepared.month, prepared.reserved, Decimal(0))
-            raise
+        stream = chat.open_stream(session, _provider().client(), prepared)
         database = app.extensions["database"]
         return Response(
             chat.events(database, prepared, stream),

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from assistant_service import chat, datasets, fine_tuning, prompting
-from assistant_service.models import ChatMessage
+from assistant_service.models import ChatMessage, CourseSpend
 from service_kit.db import utcnow
 
 from .conftest import ADMIN, STUDENT, TEACHER
@@ -131,11 +131,15 @@ def test_without_a_key_the_chat_says_what_a_key_would_enable(app, bearer, catalo
     assert "OPENAI_API_KEY" in response.get_json()["message"]
 
 
-def test_a_provider_that_is_down_is_a_clear_503(ask, standin):
+def test_a_provider_that_is_down_is_a_clear_503(ask, standin, session, catalog_world):
+    fine_tuning.update_settings(session, catalog_world.course_id, {"monthly_chat_budget_usd": 5})
     standin.fail_next(500, 3, path_prefix="/chat/completions")
     response = ask("Что такое граф?")
     assert response.status_code == 503
     assert "internal error" in response.get_json()["message"]
+    session.expire_all()
+    spend = session.get(CourseSpend, (catalog_world.course_id, chat.month_of(utcnow())))
+    assert spend.reserved_usd == 0 and spend.spent_usd == 0  # the reservation was given back
 
 
 def test_the_rate_limit_answers_429_with_retry_after(chat_config, bearer, catalog_world, standin):
