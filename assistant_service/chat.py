@@ -23,6 +23,7 @@ from decimal import Decimal
 
 import openai
 from sqlalchemy import String, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service_kit import DomainError, NotFound, UpstreamUnavailable
@@ -30,7 +31,7 @@ from service_kit.db import Database, utcnow
 
 from . import datasets, pricing, prompting, sources, tokens
 from .catalog import Catalog
-from .generation import NO_KEY_MESSAGE, Provider, describe
+from .generation import Provider, describe, needs_key
 from .models import (
     ChatMessage,
     Chunk,
@@ -38,6 +39,7 @@ from .models import (
     CourseSettings,
     CourseSpend,
     Evaluation,
+    Example,
     FineTuningJob,
     GenerationRun,
     Snapshot,
@@ -49,10 +51,7 @@ log = logging.getLogger(__name__)
 SOURCES_PER_ANSWER = 5
 MAX_ANSWER_TOKENS = 800
 HEARTBEAT_SECONDS = 2.0
-CHAT_NO_KEY = NO_KEY_MESSAGE.replace(
-    "Generating examples needs a model provider",
-    "The course assistant answers with a model provider",
-)
+CHAT_NO_KEY = needs_key("Answering students")
 
 
 class TooManyRequests(DomainError):
@@ -201,7 +200,7 @@ def _ensure_spend_row(session: Session, course_id: int, month: str) -> None:
         session.add(CourseSpend(course_id=course_id, month=month))
         try:
             session.commit()
-        except Exception:  # created at this instant by another asker
+        except IntegrityError:  # created at this instant by another asker
             session.rollback()
 
 
@@ -458,9 +457,7 @@ def feedback_to_examples(session: Session, dataset, limit: int = 200) -> int:
     ).all()
     added = 0
     known = set(
-        session.scalars(
-            select(datasets.Example.fingerprint).where(datasets.Example.dataset_id == dataset.id)
-        )
+        session.scalars(select(Example.fingerprint).where(Example.dataset_id == dataset.id))
     )
     snapshot = sources.get_snapshot(session, dataset.snapshot_id)
     for answer in rated:

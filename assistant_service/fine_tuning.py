@@ -26,7 +26,7 @@ from service_kit import Conflict, InvalidInput, NotFound
 from service_kit.db import utcnow
 
 from . import datasets
-from .generation import NO_KEY_MESSAGE, GenerationUnavailable, describe
+from .generation import GenerationUnavailable, describe, needs_key
 from .models import (
     CourseSettings,
     Dataset,
@@ -150,7 +150,7 @@ def create_job(
     """Record a job for `dataset` (the worker submits it); refused when the provider is not
     configured, the dataset has errors, or the estimate does not fit the course's budget."""
     if not provider.configured:
-        raise GenerationUnavailable(NO_KEY_MESSAGE.replace("Generating examples", "Fine-tuning"))
+        raise GenerationUnavailable(needs_key("Fine-tuning"))
     report = datasets.dataset_report(session, dataset)
     if not report["ok"]:
         problems = "; ".join(error["message"] for error in report["errors"])

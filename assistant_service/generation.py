@@ -119,11 +119,16 @@ class Provider:
         )
 
 
-NO_KEY_MESSAGE = (
-    "Generating examples needs a model provider: set OPENAI_API_KEY (and OPENAI_BASE_URL for an "
-    "OpenAI-compatible endpoint). Everything else — sources, hand-written and imported examples, "
-    "review, split, report and export — works without one."
-)
+def needs_key(what: str) -> str:
+    """What a provider key would enable, said of `what` ("Generating examples", ...)."""
+    return (
+        f"{what} needs a model provider: set OPENAI_API_KEY (and OPENAI_BASE_URL for an "
+        "OpenAI-compatible endpoint). Everything else — sources, hand-written and imported "
+        "examples, review, split, report and export — works without one."
+    )
+
+
+NO_KEY_MESSAGE = needs_key("Generating examples")
 
 
 def start(
