@@ -286,7 +286,9 @@ def prepare(
     public = [
         {key: s[key] for key in ("n", "material_id", "title", "heading", "chunk_id")} for s in found
     ]
-    return Prepared(conversation, asked, public, messages, model, month, worst, prices)
+    # Without a budget nothing was set aside, so settling must give nothing back.
+    reserved = worst if month is not None else Decimal(0)
+    return Prepared(conversation, asked, public, messages, model, month, reserved, prices)
 
 
 def _conversation(

@@ -131,6 +131,40 @@ def test_without_a_key_the_chat_says_what_a_key_would_enable(app, bearer, catalo
     assert "OPENAI_API_KEY" in response.get_json()["message"]
 
 
+def test_the_status_tells_students_whether_they_may_ask(
+    chat_app, chat_config, app, bearer, session, catalog_world
+):
+    course, other = catalog_world.course_id, catalog_world.other_course_id
+    student = bearer(STUDENT, "student")
+
+    def status(client, query=""):
+        response = client.get(f"/api/assistant/status{query}", headers=student)
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    client = chat_app.test_client()
+    ready = status(client, f"?course_id={course}")
+    assert ready["provider_configured"] is True and ready["chat_enabled"] is True
+    assert ready["chat_message"] is None
+    fine_tuning.update_settings(session, course, {"chat_enabled": False})
+    assert status(client, f"?course_id={course}")["chat_enabled"] is False
+    assert status(client, f"?course_id={other}")["chat_enabled"] is True
+    assert status(client)["chat_enabled"] is True  # no course: the global switch alone
+    bad = client.get("/api/assistant/status?course_id=x", headers=student)
+    assert bad.status_code == 400
+
+    without_key = status(app.test_client(), f"?course_id={other}")
+    assert without_key["provider_configured"] is False
+    assert without_key["chat_message"] == chat.CHAT_NO_KEY
+    assert "OPENAI_API_KEY" in without_key["chat_message"]
+
+    from assistant_service import create_app
+
+    switched_off = create_app({**chat_config, "ASSISTANT_CHAT_ENABLED": False})
+    assert status(switched_off.test_client(), f"?course_id={other}")["chat_enabled"] is False
+    switched_off.extensions["database"].dispose()
+
+
 def test_a_provider_that_is_down_is_a_clear_503(ask, standin, session, catalog_world):
     fine_tuning.update_settings(session, catalog_world.course_id, {"monthly_chat_budget_usd": 5})
     standin.fail_next(500, 3, path_prefix="/chat/completions")
@@ -181,6 +215,14 @@ def test_the_monthly_budget_holds_and_refuses_past_it(ask, session, catalog_worl
     assert set(statuses[:-1]) == {200}  # answered until the budget ran out, then refused
     session.expire_all()
     assert Decimal(0) < chat.spent_this_month(session, catalog_world.course_id) <= budget
+
+
+def test_without_a_budget_an_answer_is_counted_and_nothing_stays_reserved(
+    ask, session, catalog_world
+):
+    sse(ask("Что такое дек?"))
+    row = session.get(chat.CourseSpend, (catalog_world.course_id, chat.month_of(chat.utcnow())))
+    assert row.spent_usd > 0 and row.reserved_usd == 0
 
 
 def test_concurrent_reservations_never_exceed_the_budget(database_url, catalog_world):

@@ -4,6 +4,7 @@ and export through the gateway, on each database backend."""
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -33,8 +34,10 @@ def stack(database_backend, catalog_world, token_issuer, openai_server, tmp_path
             "ASSISTANT_JOB_POLL_SECONDS": "0.5",
             "LOG_LEVEL": "WARNING",
         }
+        # Threads enough for twenty students asking at once, in the assistant and in the
+        # gateway's share for it.
         with (
-            ServerProcess("assistant_service:create_app()", env) as assistant,
+            ServerProcess("assistant_service:create_app()", env, threads=24) as assistant,
             TaskConsumer("assistant_service.tasks.huey", env, directory / "worker.log"),
             ServerProcess(
                 "gateway:create_app()",
@@ -44,8 +47,9 @@ def stack(database_backend, catalog_world, token_issuer, openai_server, tmp_path
                     "AUTH_URL": f"http://127.0.0.1:{free_port()}",
                     "FAVORITES_URL": f"http://127.0.0.1:{free_port()}",
                     "AUTH_JWKS_URL": token_issuer.jwks_url,
+                    "GATEWAY_UPSTREAM_CONCURRENCY": "24",
                 },
-                threads=8,
+                threads=32,
             ) as gateway,
         ):
             yield Stack(gateway.url, token_issuer)
@@ -273,3 +277,53 @@ def test_a_fine_tuned_model_is_activated_and_rolled_back(stack, catalog_world, o
     )
     back = stack.call("POST", f"/courses/{course}/model/rollback")
     assert back.json()["model"] is None and back.json()["active_model"] == "gpt-4o-mini"
+
+
+def test_twenty_students_at_once_never_spend_past_the_courses_budget(
+    stack, catalog_world, openai_server, token_issuer
+):
+    """Each answer reserves its worst case before the provider is asked and settles from the
+    response's usage, so askers racing for the last of a month's budget cannot overspend it."""
+    openai_server.reset()
+    course = catalog_world.course_id
+    admin = {"headers": stack.admin, "timeout": 10}
+    prices = requests.get(stack.url + "/api/assistant/prices", **admin).json()
+    listed = next(price for price in prices if price["model"] == "gpt-4o-mini")
+    # A thousand times the list price, so a budget of a few dollars lasts a few answers; each
+    # answer is held by the provider a moment so that the askers overlap.
+    dear = {"input": 150, "cached_input": 75, "output": 600}
+    assert requests.put(stack.url + "/api/assistant/prices/gpt-4o-mini", json=dear, **admin).ok
+    budget = 3.0
+    settings = stack.url + f"/api/assistant/courses/{course}/settings"
+    spent_before = stack.call("GET", f"/courses/{course}/usage").json()["chat_this_month"]
+    assert requests.put(
+        settings, json={"monthly_chat_budget_usd": spent_before["spent_usd"] + budget}, **admin
+    ).ok
+    openai_server.delay_next(0.4, count=20, path_prefix="/chat/completions")
+
+    def ask(student: int) -> int:
+        token = token_issuer.token(student, "student")
+        with requests.post(
+            stack.url + f"/api/assistant/courses/{course}/chat",
+            json={"question": f"Что такое очередь? ({student})"},
+            headers={"Authorization": f"Bearer {token}"},
+            stream=True,
+            timeout=60,
+        ) as response:
+            if response.status_code == 200:
+                assert b"event: done" in response.content
+            else:
+                assert response.headers["Content-Type"] == "application/json"
+            return response.status_code
+
+    try:
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            statuses = list(pool.map(ask, range(400, 420)))
+        usage = stack.call("GET", f"/courses/{course}/usage").json()["chat_this_month"]
+    finally:
+        requests.put(settings, json={"monthly_chat_budget_usd": None}, **admin)
+        original = {name: listed[name] for name in ("training", "input", "cached_input", "output")}
+        requests.put(stack.url + "/api/assistant/prices/gpt-4o-mini", json=original, **admin)
+    assert set(statuses) == {200, 429}, statuses  # some answered, the rest refused in words
+    assert usage["reserved_usd"] == 0  # every reservation settled
+    assert spent_before["spent_usd"] < usage["spent_usd"] <= spent_before["spent_usd"] + budget
