@@ -195,6 +195,33 @@ def test_a_fine_tuning_job_through_the_gateway_reaches_its_model_and_loss_curve(
     assert job["id"] in {item["id"] for item in listed}
 
 
+def test_a_failed_job_shows_the_providers_reason_and_a_cancelled_one_stops(
+    stack, catalog_world, openai_server
+):
+    openai_server.reset()
+    openai_server.configure_jobs(advance_on_retrieve=False)  # they wait until told
+    course = catalog_world.course_id
+    failing, cancelled = (
+        stack.call("POST", f"/datasets/{imported_dataset(stack, course, 20)['id']}/jobs", json={})
+        for _ in range(2)
+    )
+    assert failing.status_code == cancelled.status_code == 202
+    submitted = stack.wait_for_run(failing.headers["Location"], lambda job: job["provider_job_id"])
+    openai_server.fail_job(submitted["provider_job_id"], "The job failed due to an invalid file.",
+                           code="invalid_training_file")  # fmt: skip
+    failed = stack.wait_for_run(failing.headers["Location"], lambda job: job["status"] == "failed")
+    assert "invalid file" in failed["error"] and failed["cost_usd"] in (None, 0)
+    stack.wait_for_run(cancelled.headers["Location"], lambda job: job["provider_job_id"])
+    asked = stack.call("POST", cancelled.headers["Location"].removeprefix("/api/assistant")
+                       + "/cancel")  # fmt: skip
+    assert asked.status_code in (200, 202), asked.text
+    stopped = stack.wait_for_run(
+        cancelled.headers["Location"], lambda job: job["status"] == "cancelled"
+    )
+    assert stopped["fine_tuned_model"] is None
+    assert any(request["path"].endswith("/cancel") for request in openai_server.requests())
+
+
 def test_a_job_over_the_courses_budget_is_refused(stack, catalog_world, openai_server):
     openai_server.reset()
     course = catalog_world.course_id
