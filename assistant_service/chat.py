@@ -85,47 +85,82 @@ class Limits:
 # --- retrieval ---------------------------------------------------------------------------------
 
 
+# Where a chunk comes from: its material's id and title, and the headings it falls under.
+ChunkSource = tuple[int, str, str]
+
+
 class IndexCache:
-    """BM25 indexes of snapshots' passages, built once per snapshot and kept (a few, LRU)."""
+    """BM25 indexes of snapshots' passages, built once per snapshot and kept (a few, LRU).
+
+    A new snapshot, or a worker just started, may meet a burst of questions at once: one of them
+    builds the index and the others wait for it, instead of each building its own (on a course
+    of thousands of chunks a build takes about a second of CPU; twenty at once, all under one
+    GIL, kept every one of those students waiting for twenty seconds). What is kept is plain
+    data (an Index of arrays and strings, tuples of ids and titles), not ORM objects: nothing
+    of a request's session outlives it, and the garbage collector has almost nothing to scan.
+    """
 
     def __init__(self, size: int = 32):
         self.size = size
-        self._indexes: OrderedDict[int, tuple[Index, dict]] = OrderedDict()
+        self._indexes: OrderedDict[int, tuple[Index, dict[int, ChunkSource]]] = OrderedDict()
+        self._building: dict[int, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def get(self, session: Session, snapshot: Snapshot) -> tuple[Index, dict]:
+    def get(self, session: Session, snapshot: Snapshot) -> tuple[Index, dict[int, ChunkSource]]:
+        """The snapshot's index, and each chunk's (material id, title, heading) by chunk id."""
         with self._lock:
-            if snapshot.id in self._indexes:
-                self._indexes.move_to_end(snapshot.id)
-                return self._indexes[snapshot.id]
-        pairs = sources.snapshot_chunks(session, snapshot)
-        built = (
-            Index([Passage(chunk.id, chunk.content) for _, chunk in pairs]),
-            {chunk.id: (material, chunk) for material, chunk in pairs},
-        )
-        with self._lock:
-            self._indexes[snapshot.id] = built
-            while len(self._indexes) > self.size:
-                self._indexes.popitem(last=False)
+            built = self._cached(snapshot.id)
+            if built is not None:
+                return built
+            building = self._building.setdefault(snapshot.id, threading.Lock())
+        with building:
+            with self._lock:
+                built = self._cached(snapshot.id)
+            if built is not None:  # built by the question this one waited for
+                return built
+            try:
+                built = _build_index(session, snapshot)
+                with self._lock:
+                    self._indexes[snapshot.id] = built
+                    while len(self._indexes) > self.size:
+                        self._indexes.popitem(last=False)
+            finally:
+                with self._lock:
+                    self._building.pop(snapshot.id, None)
         return built
+
+    def _cached(self, snapshot_id: int) -> tuple[Index, dict[int, ChunkSource]] | None:
+        built = self._indexes.get(snapshot_id)
+        if built is not None:
+            self._indexes.move_to_end(snapshot_id)
+        return built
+
+
+def _build_index(session: Session, snapshot: Snapshot) -> tuple[Index, dict[int, ChunkSource]]:
+    pairs = sources.snapshot_chunks(session, snapshot)
+    index = Index([Passage(chunk.id, chunk.content) for _, chunk in pairs])
+    chunk_sources = {
+        chunk.id: (material.material_id, material.title, chunk.heading) for material, chunk in pairs
+    }
+    return index, chunk_sources
 
 
 def retrieve(
     session: Session, index_cache: IndexCache, snapshot: Snapshot, question: str
 ) -> list[dict]:
     """The passages that best answer `question`, numbered as the model will see them."""
-    index, by_id = index_cache.get(session, snapshot)
+    index, chunk_sources = index_cache.get(session, snapshot)
     found = []
     for number, (passage, _score) in enumerate(index.search(question, SOURCES_PER_ANSWER), 1):
-        material, chunk = by_id[passage.id]
+        material_id, title, heading = chunk_sources[passage.id]
         found.append(
             {
                 "n": number,
-                "material_id": material.material_id,
-                "title": material.title,
-                "heading": chunk.heading,
-                "chunk_id": chunk.id,
-                "text": chunk.content,
+                "material_id": material_id,
+                "title": title,
+                "heading": heading,
+                "chunk_id": passage.id,
+                "text": passage.text,
             }
         )
     return found
@@ -275,19 +310,25 @@ def prepare(
     worst = pricing.cost_of(
         prices, pricing.Usage(prompt=tokens.count_messages(messages), completion=MAX_ANSWER_TOKENS)
     )
-    conversation = _conversation(session, user_id, course_id, conversation_id, question)
-    asked = ChatMessage(
-        conversation_id=conversation.id, user_id=user_id, role="user", content=question.strip()
-    )
-    session.add(asked)
-    conversation.updated_at = utcnow()
-    session.commit()
+    # Reserved before the question is stored, so a question the budget refuses leaves no
+    # conversation behind; without a budget nothing is set aside and settling gives nothing back.
     month = reserve(session, settings, worst)
+    reserved = worst if month is not None else Decimal(0)
+    try:
+        conversation = _conversation(session, user_id, course_id, conversation_id, question)
+        asked = ChatMessage(
+            conversation_id=conversation.id, user_id=user_id, role="user", content=question.strip()
+        )
+        session.add(asked)
+        conversation.updated_at = utcnow()
+        session.commit()
+    except Exception:
+        session.rollback()
+        settle(session, course_id, month, reserved, Decimal(0))
+        raise
     public = [
         {key: s[key] for key in ("n", "material_id", "title", "heading", "chunk_id")} for s in found
     ]
-    # Without a budget nothing was set aside, so settling must give nothing back.
-    reserved = worst if month is not None else Decimal(0)
     return Prepared(conversation, asked, public, messages, model, month, reserved, prices)
 
 

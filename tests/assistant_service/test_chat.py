@@ -197,7 +197,9 @@ def test_the_switch_turns_the_chat_off(chat_config, ask, session, catalog_world)
     assert response.status_code == 503 and "switched off" in response.get_json()["message"]
 
 
-def test_the_monthly_budget_holds_and_refuses_past_it(ask, session, catalog_world, standin):
+def test_the_monthly_budget_holds_and_refuses_past_it(
+    ask, chat_app, bearer, session, catalog_world, standin
+):
     # A thousand times the list price, so a budget of a few dollars lasts a few answers.
     datasets.set_price(session, "gpt-4o-mini", {"input": 150, "cached_input": 75, "output": 600})
     budget = Decimal("5.00")
@@ -213,6 +215,9 @@ def test_the_monthly_budget_holds_and_refuses_past_it(ask, session, catalog_worl
             break
     assert statuses[0] == 200 and statuses[-1] == 429
     assert set(statuses[:-1]) == {200}  # answered until the budget ran out, then refused
+    refused = chat_app.test_client().get("/api/assistant/conversations",
+                                         headers=bearer(asker, "student"))  # fmt: skip
+    assert refused.get_json() == []  # a refused question leaves no conversation behind
     session.expire_all()
     assert Decimal(0) < chat.spent_this_month(session, catalog_world.course_id) <= budget
 
