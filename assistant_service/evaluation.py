@@ -340,8 +340,11 @@ def report(session: Session, evaluation: Evaluation) -> dict:
     )
     return {
         "id": evaluation.id,
+        "job_id": evaluation.job_id,
         "status": evaluation.status,
         "items": len(done),
+        "items_total": evaluation.items_total,
+        "error": evaluation.error,
         "models": {
             "base": evaluation.base_model,
             "tuned": evaluation.tuned_model,
@@ -356,8 +359,21 @@ def report(session: Session, evaluation: Evaluation) -> dict:
     }
 
 
+def recommended_models(session: Session, course_id: int) -> list[str]:
+    """The course's tuned models that their latest succeeded evaluation recommends."""
+    latest: dict[str, Evaluation] = {}
+    for found in session.scalars(
+        select(Evaluation)
+        .where(Evaluation.course_id == course_id, Evaluation.status == "succeeded")
+        .order_by(Evaluation.id.desc())
+    ):
+        latest.setdefault(found.tuned_model, found)
+    return [model for model, found in latest.items() if report(session, found)["recommended"]]
+
+
 def blind_pairs(session: Session, evaluation: Evaluation) -> list[dict]:
-    """The items as a teacher compares them: answers A and B, which is which not shown."""
+    """The items as a teacher compares them: answers A and B, which is which not shown until
+    the teacher has picked (then `a_model` says which model answered A)."""
     pairs = []
     for item in items(session, evaluation):
         if not item.results:
@@ -367,6 +383,7 @@ def blind_pairs(session: Session, evaluation: Evaluation) -> list[dict]:
             "item_id": item.id, "question": item.prompt[-1]["content"],
             "reference": item.reference, "a": item.results[first]["answer"],
             "b": item.results[second]["answer"], "pick": _pick_letter(item),
+            "a_model": first if item.teacher_pick else None,
         })  # fmt: skip
     return pairs
 

@@ -57,6 +57,7 @@ from .schemas import (
     SourcesSchema,
     SplitResultSchema,
     SplitSchema,
+    StatusQueryArgsSchema,
     StatusSchema,
     TrainingMetricSchema,
     UsageSchema,
@@ -110,16 +111,24 @@ def _with_counts(session: Session, dataset: Dataset) -> Dataset:
 
 @blp.route("/status")
 class Status(MethodView):
-    @require_permission(ASSISTANT_BUILD)
+    @require_permission(ASSISTANT_USE)
+    @blp.arguments(StatusQueryArgsSchema, **QUERY_ARGS)
     @blp.response(200, StatusSchema)
-    def get(self):
-        """What the assistant can do here: whether a provider key is configured."""
+    def get(self, args):
+        """What the assistant can do here: whether a provider key is configured, and whether
+        students may ask (everywhere, and in the course `course_id` when given)."""
         provider = _provider()
+        chat_enabled = current_app.config["ASSISTANT_CHAT_ENABLED"]
+        if chat_enabled and args.get("course_id"):
+            settings = fine_tuning.course_settings(get_session(), args["course_id"])
+            chat_enabled = settings.chat_enabled is not False
         return {
             "provider_configured": provider.configured,
             "teacher_model": current_app.config["ASSISTANT_TEACHER_MODEL"],
             "fine_tuning_base_model": datasets.FINE_TUNING_BASE_MODEL,
             "message": None if provider.configured else generation.NO_KEY_MESSAGE,
+            "chat_enabled": chat_enabled,
+            "chat_message": None if provider.configured else chat.CHAT_NO_KEY,
         }
 
 
@@ -612,7 +621,9 @@ def _model_state(course_id: int) -> dict:
         "model": settings.chat_model,
         "active_model": settings.chat_model or current_app.config["ASSISTANT_CHAT_MODEL"],
         "previous_model": settings.previous_chat_model,
+        "base_model": current_app.config["ASSISTANT_CHAT_MODEL"],
         "choices": fine_tuning.fine_tuned_models(session, course_id),
+        "recommended": evaluation.recommended_models(session, course_id),
     }
 
 

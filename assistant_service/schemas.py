@@ -25,6 +25,21 @@ class StatusSchema(Schema):
     message = fields.Str(
         allow_none=True, metadata={"description": "what a provider key would enable, if unset"}
     )
+    chat_enabled = fields.Bool(
+        metadata={"description": "students may ask: not switched off (for the course, if given)"}
+    )
+    chat_message = fields.Str(
+        allow_none=True,
+        metadata={"description": "what a provider key would enable for the chat, if unset"},
+    )
+
+
+class StatusQueryArgsSchema(Schema):
+    # A query string holds text: not strict, unlike the ids of JSON bodies.
+    course_id = fields.Int(
+        validate=validate.Range(1, MAX_ID),
+        metadata={"description": "say whether this course's chat is switched off too"},
+    )
 
 
 class SnapshotSourceSchema(Schema):
@@ -458,7 +473,11 @@ class ModelStateSchema(Schema):
     model = fields.Str(allow_none=True)
     active_model = fields.Str(metadata={"description": "what answers students now"})
     previous_model = fields.Str(allow_none=True)
+    base_model = fields.Str(metadata={"description": "what answers when `model` is null"})
     choices = fields.List(fields.Str(), metadata={"description": "the course's fine-tuned models"})
+    recommended = fields.List(
+        fields.Str(), metadata={"description": "those their latest evaluation recommends"}
+    )
 
 
 class EvaluationSchema(Schema):
@@ -503,8 +522,11 @@ class WinRateSchema(Schema):
 
 class EvaluationReportSchema(Schema):
     id = fields.Int()
-    status = fields.Str()
-    items = fields.Int()
+    job_id = fields.Int()
+    status = fields.Str(metadata={"enum": ["queued", "running", "succeeded", "failed"]})
+    items = fields.Int(metadata={"description": "answer pairs evaluated so far"})
+    items_total = fields.Int()
+    error = fields.Str(allow_none=True)
     models = fields.Dict(keys=fields.Str(), values=fields.Str())
     base = fields.Nested(ModelScoresSchema)
     tuned = fields.Nested(ModelScoresSchema)
@@ -521,6 +543,10 @@ class BlindPairSchema(Schema):
     a = fields.Str()
     b = fields.Str()
     pick = fields.Str(allow_none=True, metadata={"enum": ["A", "B", "tie", None]})
+    a_model = fields.Str(
+        allow_none=True,
+        metadata={"enum": ["base", "tuned", None], "description": "shown once picked"},
+    )
 
 
 class PickSchema(Schema):

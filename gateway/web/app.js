@@ -2,6 +2,9 @@
 // session, and render whatever the URL points at.
 
 import { renderAssistant, renderAssistantDataset } from "./assistant.js";
+import { renderAsk } from "./assistantChat.js";
+import { renderAssistantEvaluation } from "./assistantEvaluation.js";
+import { renderAssistantJob } from "./assistantJobs.js";
 import { logout, restoreSession } from "./auth.js";
 import { initCatalog, loadCatalog } from "./catalog.js";
 import { requestLogin } from "./dialogs.js";
@@ -35,6 +38,15 @@ async function renderRoute({ reuse = false } = {}) {
       break;
     case "assistantDataset":
       await renderAssistantDataset(route, { previousRoute });
+      break;
+    case "ask":
+      await renderAsk(route);
+      break;
+    case "assistantJob":
+      await renderAssistantJob(route);
+      break;
+    case "assistantEvaluation":
+      await renderAssistantEvaluation(route);
       break;
     default:
       renderNotFound();
@@ -126,7 +138,13 @@ function listenToChanges() {
     loadFavorites();
     // Edit controls depend on who is logged in.
     if (currentRoute?.name === "course") renderRoute({ reuse: true });
-    else if (["material", "assistant", "assistantDataset"].includes(currentRoute?.name)) renderRoute();
+    else if (
+      ["material", "assistant", "assistantDataset", "assistantJob", "assistantEvaluation", "ask"].includes(
+        currentRoute?.name,
+      )
+    ) {
+      renderRoute();
+    }
   });
   on("catalog", () => {
     // Course names, descriptions and semesters come from the catalog list.

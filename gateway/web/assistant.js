@@ -1,10 +1,14 @@
 // "Ассистент": a course's teachers build a fine-tuning dataset from the course's texts.
-// #/courses/3/assistant shows the snapshot of the sources and the datasets; a dataset's page
+// #/courses/3/assistant shows the snapshot of the sources and the datasets, then the course's
+// fine-tuning jobs, the model that answers its students and its spend; a dataset's page
 // (#/courses/3/assistant/datasets/7?section=…) has its sections: generation, review, an example
 // written by hand, a JSONL import, and the split with its report and export.
 
-import { assistantApi, canBuildAssistant } from "./assistantApi.js";
+import { assistantApi } from "./assistantApi.js";
 import { generationSection } from "./assistantGeneration.js";
+import { trainingPanel } from "./assistantJobs.js";
+import { modelPanel, usagePanel } from "./assistantModel.js";
+import { accessPanel, courseCrumb, courseName, loadErrorPanel, panel } from "./assistantPage.js";
 import {
   busy,
   chunkPicker,
@@ -22,76 +26,13 @@ import {
 } from "./assistantParts.js";
 import { reportSection } from "./assistantReport.js";
 import { reviewSection } from "./assistantReview.js";
-import { confirmAction, field, requestLogin } from "./dialogs.js";
+import { confirmAction, field } from "./dialogs.js";
 import { errorBox, h, loading, replaceChildren, uniqueId } from "./dom.js";
 import { loadMaterialTypes } from "./materialTypes.js";
 import { navigate, routeHref } from "./router.js";
 import { state } from "./state.js";
 import { toast } from "./toast.js";
 import { breadcrumbs, claimView, pageTitle, setTitle } from "./views.js";
-
-// ---- shared by both pages ----------------------------------------------------------------
-
-/** The page for someone who may not build this course's assistant, or null when they may. */
-function accessPanel(courseId) {
-  if (state.restoringSession) return loading("Вход…");
-  if (!state.user) {
-    return h(
-      "section",
-      { class: "panel empty-state" },
-      pageTitle("Ассистент курса"),
-      h("p", {}, "Войдите как преподаватель курса, чтобы собирать примеры для его ассистента."),
-      h("button", { type: "button", class: "btn btn-primary", onclick: () => requestLogin() }, "Войти"),
-    );
-  }
-  if (!canBuildAssistant(courseId)) {
-    return h(
-      "section",
-      { class: "panel empty-state" },
-      pageTitle("Ассистент курса"),
-      h("p", {}, "Ассистента курса собирают его преподаватели."),
-      h("a", { class: "btn btn-secondary", href: routeHref({ name: "course", courseId }) }, "К материалам курса"),
-    );
-  }
-  return null;
-}
-
-function loadErrorPanel(error, onRetry, notFoundText) {
-  if (error.status === 404) {
-    return h(
-      "section",
-      { class: "panel empty-state" },
-      pageTitle(notFoundText),
-      h("p", {}, "Возможно, его удалили или ссылка устарела."),
-      h("a", { class: "btn btn-secondary", href: "#/" }, "На главную"),
-    );
-  }
-  return h(
-    "section",
-    { class: "panel" },
-    pageTitle("Ошибка загрузки"),
-    errorBox(`Не удалось загрузить данные ассистента. ${problemText(error)}`, onRetry),
-  );
-}
-
-function courseName(course, courseId) {
-  return course?.name || state.courses.get(courseId)?.name || `Курс №${courseId}`;
-}
-
-function courseCrumb(courseId, name) {
-  return h("a", { href: routeHref({ name: "course", courseId }) }, name);
-}
-
-/** A section of the page: its heading (with `actions` beside it, if any), then `children`. */
-function panel(title, children, actions = null) {
-  const titleId = uniqueId("panel-title");
-  return h(
-    "section",
-    { class: "panel assistant-panel", "aria-labelledby": titleId },
-    h("div", { class: "panel-head" }, h("h2", { id: titleId, class: "panel-title" }, title), actions),
-    children,
-  );
-}
 
 // ---- the course's assistant --------------------------------------------------------------
 
@@ -143,6 +84,9 @@ export async function renderAssistant(route) {
       providerNotice(status),
       sourcesPanel(route.courseId, sources, typeLabels),
       datasetsPanel(route.courseId, datasets),
+      trainingPanel(route.courseId, { status, datasets }),
+      modelPanel(route.courseId),
+      usagePanel(route.courseId),
     ),
   );
 }

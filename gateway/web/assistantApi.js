@@ -74,6 +74,26 @@ export const assistantApi = {
   generations: (datasetId) => call("GET", `/datasets/${datasetId}/generations`),
   run: (runId) => call("GET", `/generation-runs/${runId}`),
   cancelRun: (runId) => call("POST", `/generation-runs/${runId}/cancel`),
+  // Fine-tuning, evaluation, the course's model, its usage and settings.
+  jobs: (courseId) => call("GET", `/courses/${courseId}/jobs`),
+  /** Starts a job on the dataset (202); fields: n_epochs, suffix, seed, each optional. */
+  startJob: (datasetId, fields) => call("POST", `/datasets/${datasetId}/jobs`, fields),
+  job: (jobId) => call("GET", `/jobs/${jobId}`),
+  jobMetrics: (jobId) => call("GET", `/jobs/${jobId}/metrics`),
+  cancelJob: (jobId) => call("POST", `/jobs/${jobId}/cancel`),
+  evaluations: (jobId) => call("GET", `/jobs/${jobId}/evaluations`),
+  startEvaluation: (jobId) => call("POST", `/jobs/${jobId}/evaluations`),
+  evaluation: (evaluationId) => call("GET", `/evaluations/${evaluationId}`),
+  pairs: (evaluationId) => call("GET", `/evaluations/${evaluationId}/pairs`),
+  pick: (evaluationId, itemId, pick) => call("PUT", `/evaluations/${evaluationId}/pairs/${itemId}`, { pick }),
+  model: (courseId) => call("GET", `/courses/${courseId}/model`),
+  /** `model` null: the base chat model. */
+  chooseModel: (courseId, model) => call("PUT", `/courses/${courseId}/model`, { model }),
+  rollBackModel: (courseId) => call("POST", `/courses/${courseId}/model/rollback`),
+  usage: (courseId) => call("GET", `/courses/${courseId}/usage`),
+  settings: (courseId) => call("GET", `/courses/${courseId}/settings`),
+  /** Admins: any of training_budget_usd, monthly_chat_budget_usd (null: no limit), chat_enabled. */
+  updateSettings: (courseId, changes) => call("PUT", `/courses/${courseId}/settings`, changes),
   /** Fetches one split's JSONL with the token and hands it to the browser as a download. */
   exportSplit: async (datasetId, split) => {
     const answer = await fetchAuthorised("GET", `${BASE}/datasets/${datasetId}/export.jsonl${query({ split })}`);

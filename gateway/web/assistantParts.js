@@ -124,6 +124,49 @@ const MESSAGE_RULES = [
     () => "Не удалось связаться с поставщиком модели (OPENAI_BASE_URL). Попробуйте позже.",
   ],
   [/^The provider had an internal error/, () => "У поставщика модели внутренняя ошибка. Попробуйте позже."],
+  // fine-tuning, evaluation and the course's model
+  [
+    /^The estimated cost, \$([\d.]+), does not fit the course's fine-tuning budget: \$([\d.]+) of \$([\d.]+)/,
+    (m) =>
+      `Оценка стоимости обучения — ${usd(m[1])} — не укладывается в бюджет курса на дообучение: ` +
+      `из ${usd(m[3])} уже потрачено или зарезервировано ${usd(m[2])}.`,
+  ],
+  [/^The dataset is not ready for fine-tuning: (.+)$/s, (m) => `Набор не готов к дообучению: ${m[1]}`],
+  [
+    /^Some approved examples are not split yet/,
+    () => "Часть одобренных примеров ещё не разбита на выборки: сначала разбейте набор.",
+  ],
+  [
+    /^Fine-tuning needs a model provider/,
+    () => "Дообучение недоступно: не настроен ключ поставщика модели (OPENAI_API_KEY).",
+  ],
+  [/^Epochs must be from 1 to 25\.$/, () => "Число эпох — от 1 до 25."],
+  [/^The job has already finished/, () => "Обучение уже закончилось."],
+  [
+    /^Evaluating needs a model provider/,
+    () => "Оценка недоступна: не настроен ключ поставщика модели (OPENAI_API_KEY).",
+  ],
+  [
+    /^Only a succeeded fine-tuning job's model can be evaluated\.$/,
+    () => "Оценить можно только модель успешно завершённого обучения.",
+  ],
+  [/^The dataset has no test split to evaluate on\.$/, () => "В наборе нет тестовой выборки для оценки."],
+  [/^There is no earlier model to go back to\.$/, () => "Прежней модели нет: возвращаться не к чему."],
+  [
+    /^Only a fine-tuned model of this course can answer its students\.$/,
+    () => "Студентам курса может отвечать только модель, дообученная для этого курса.",
+  ],
+  [
+    /^Model (\S+) is not available for fine-tuning or does not exist\.$/,
+    (m) => `Поставщик модели не дообучает модель ${m[1]}: её нет или она недоступна для дообучения.`,
+  ],
+  [
+    /^The job failed due to an invalid (training|validation) file\.\s*(.*)$/s,
+    (m) =>
+      `Поставщик модели не принял файл ${m[1] === "training" ? "обучающей" : "валидационной"} выборки. ` +
+      m[2],
+  ],
+  [/^The provider refused the request: (.+)$/s, (m) => `Поставщик модели отклонил запрос: ${m[1]}`],
 ];
 
 function quoted(text) {

@@ -26,6 +26,10 @@ export function parseRoute(hash = location.hash) {
     }
   }
   if (parts[2] === "assistant") return parseAssistantRoute(courseId, parts.slice(3), query);
+  // #/courses/3/ask?conversation=7: a student's questions to the course's assistant.
+  if (parts.length === 3 && parts[2] === "ask") {
+    return { name: "ask", courseId, conversationId: parseId(query.get("conversation") || "") };
+  }
   return { name: "notFound" };
 }
 
@@ -39,6 +43,18 @@ function parseAssistantRoute(courseId, rest, query) {
       return { name: "assistantDataset", courseId, datasetId, section: query.get("section") || null };
     }
   }
+  if (rest[0] === "jobs") return parseJobRoute(courseId, rest.slice(1));
+  return { name: "notFound" };
+}
+
+// #/courses/3/assistant/jobs/9 and #/courses/3/assistant/jobs/9/evaluations/4: a fine-tuning
+// job of the course, and an evaluation of the model it made.
+function parseJobRoute(courseId, rest) {
+  const jobId = parseId(rest[0] ?? "");
+  if (jobId === null) return { name: "notFound" };
+  if (rest.length === 1) return { name: "assistantJob", courseId, jobId };
+  const evaluationId = rest.length === 3 && rest[1] === "evaluations" ? parseId(rest[2]) : null;
+  if (evaluationId !== null) return { name: "assistantEvaluation", courseId, jobId, evaluationId };
   return { name: "notFound" };
 }
 
@@ -51,10 +67,16 @@ export function routeHref(route) {
       return `#/courses/${route.courseId}/materials/${route.materialId}${typeQuery}`;
     case "assistant":
       return `#/courses/${route.courseId}/assistant`;
+    case "ask":
+      return `#/courses/${route.courseId}/ask${route.conversationId ? `?conversation=${route.conversationId}` : ""}`;
     case "assistantDataset": {
       const sectionQuery = route.section ? `?section=${encodeURIComponent(route.section)}` : "";
       return `#/courses/${route.courseId}/assistant/datasets/${route.datasetId}${sectionQuery}`;
     }
+    case "assistantJob":
+      return `#/courses/${route.courseId}/assistant/jobs/${route.jobId}`;
+    case "assistantEvaluation":
+      return `#/courses/${route.courseId}/assistant/jobs/${route.jobId}/evaluations/${route.evaluationId}`;
     default:
       return "#/";
   }

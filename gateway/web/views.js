@@ -4,6 +4,7 @@
 
 import { api } from "./api.js";
 import { canBuildAssistant } from "./assistantApi.js";
+import { askAssistantEntry } from "./assistantEntry.js";
 import { setCatalogOpen } from "./catalog.js";
 import { confirmAction, editMaterial } from "./dialogs.js";
 import { errorBox, h, loading, replaceChildren, safeHttpUrl, uniqueId } from "./dom.js";
@@ -294,6 +295,7 @@ function courseHeader(courseId, courseName) {
       h(
         "div",
         { class: "course-actions" },
+        askAssistantEntry(courseId),
         canBuildAssistant(courseId)
           ? h("a", { class: "btn btn-secondary assistant-link", href: routeHref({ name: "assistant", courseId }) }, "Ассистент")
           : null,

@@ -268,3 +268,17 @@ def test_a_price_needs_a_plain_model_name(client, bearer, model):
     assert response.status_code in (404, 422)  # 404: longer than any route takes
     listed = client.get("/api/assistant/prices", headers=bearer(ADMIN, "admin")).get_json()
     assert model not in {price["model"] for price in listed}
+
+
+def test_the_model_state_names_the_base_model_and_no_recommendation_yet(
+    client, bearer, catalog_world, app
+):
+    state = client.get(
+        f"/api/assistant/courses/{catalog_world.other_course_id}/model",
+        headers=bearer(ADMIN, "admin"),
+    )
+    assert state.status_code == 200, state.get_json()
+    body = state.get_json()
+    assert body["model"] is None and body["previous_model"] is None
+    assert body["base_model"] == body["active_model"] == app.config["ASSISTANT_CHAT_MODEL"]
+    assert body["choices"] == [] and body["recommended"] == []

@@ -114,3 +114,50 @@ def test_a_judge_that_fails_ends_the_evaluation_in_words(
                                judge_model="missing-judge")  # fmt: skip
     assert evaluation.run(session, client, started.id) == "failed"
     assert "model" in started.error
+
+
+def test_a_pick_reveals_which_model_answered_a_and_the_report_says_its_progress(
+    session, provider, client, standin, tuned_job
+):
+    started = evaluation.start(session, provider, tuned_job, TEACHER, base_model="gpt-4o-mini",
+                               judge_model="gpt-4o")  # fmt: skip
+    waiting = evaluation.report(session, started)
+    assert (waiting["job_id"], waiting["status"]) == (tuned_job.id, "queued")
+    assert (waiting["items"], waiting["items_total"], waiting["error"]) == (
+        0,
+        started.items_total,
+        None,
+    )
+    assert evaluation.run(session, client, started.id) == "succeeded"
+    pairs = evaluation.blind_pairs(session, started)
+    assert {pair["a_model"] for pair in pairs} == {None}  # blind until picked
+    first = pairs[0]
+    evaluation.pick(session, started, first["item_id"], "tie")
+    item = next(i for i in evaluation.items(session, started) if i.id == first["item_id"])
+    revealed, *others = evaluation.blind_pairs(session, started)
+    assert revealed["item_id"] == first["item_id"] and revealed["pick"] == "tie"
+    assert revealed["a_model"] == ("tuned" if item.tuned_first else "base")
+    assert all(other["a_model"] is None for other in others)
+
+
+def test_the_recommended_models_follow_each_models_latest_evaluation(
+    session, provider, client, standin, tuned_job, monkeypatch
+):
+    course = tuned_job.course_id
+    assert evaluation.recommended_models(session, course) == []
+    earlier = evaluation.start(session, provider, tuned_job, TEACHER, base_model="gpt-4o-mini",
+                               judge_model="gpt-4o")  # fmt: skip
+    evaluation.run(session, client, earlier.id)
+    verdicts = iter([True, False])
+    real_report = evaluation.report
+
+    def report(session, found):
+        return {**real_report(session, found), "recommended": next(verdicts)}
+
+    monkeypatch.setattr(evaluation, "report", report)
+    assert evaluation.recommended_models(session, course) == [tuned_job.fine_tuned_model]
+    # A later evaluation of the same model decides: it recommends it no more.
+    later = evaluation.start(session, provider, tuned_job, TEACHER, base_model="gpt-4o-mini",
+                             judge_model="gpt-4o")  # fmt: skip
+    evaluation.run(session, client, later.id)
+    assert evaluation.recommended_models(session, course) == []

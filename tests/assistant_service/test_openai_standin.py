@@ -5,6 +5,7 @@ stand-in to the shapes of the real API: if a field were missing or mistyped, the
 raise `APIResponseValidationError` before any assertion ran.
 """
 
+import itertools
 import json
 import re
 import threading
@@ -294,6 +295,21 @@ def test_scripted_contents_answer_the_next_completions_in_order(sdk, openai_stan
     assert answers[2].startswith("По материалам курса")
 
 
+def test_a_scripted_answer_can_stream_slowly_piece_by_piece(sdk, openai_standin):
+    openai_standin.script_chat(["Раз два три [1]."], seconds_between_pieces=0.15)
+    stream = sdk.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+    arrivals, text = [], ""
+    for chunk in stream:
+        for choice in chunk.choices:
+            if choice.delta.content:
+                arrivals.append(time.monotonic())
+                text += choice.delta.content
+    assert text == "Раз два три [1]."
+    assert len(arrivals) == 4
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    assert min(gaps) >= 0.1  # each piece waits for its turn: the client sees them arrive apart
+
+
 def test_max_tokens_truncates_with_finish_reason_length(sdk):
     completion = sdk.chat.completions.create(
         model="gpt-4o-mini", messages=MESSAGES, max_completion_tokens=3
@@ -453,6 +469,29 @@ def test_jobs_can_progress_with_time_instead_of_retrieves(sdk, openai_standin):
     job = sdk.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=upload_training_file(sdk))
     time.sleep(0.25)
     assert sdk.fine_tuning.jobs.retrieve(job.id).status == "succeeded"
+
+
+def test_a_running_job_sends_its_metrics_in_batches_before_it_completes(sdk, openai_standin):
+    openai_standin.configure_jobs(advance_on_retrieve=False, metric_batches=3)
+    job = sdk.fine_tuning.jobs.create(
+        model="gpt-4o-mini",
+        training_file=upload_training_file(sdk),
+        method={"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 3}}},
+    )
+
+    def metric_steps() -> list[int]:
+        events = sdk.fine_tuning.jobs.list_events(job.id, limit=100)
+        return sorted(event.data["step"] for event in events if event.type == "metrics")
+
+    assert openai_standin.advance_jobs(job.id, steps=2) == {job.id: "running"}
+    assert metric_steps() == []
+    seen = []
+    for expected in ("running", "running", "succeeded"):
+        assert openai_standin.advance_jobs(job.id) == {job.id: expected}
+        seen.append(metric_steps())
+    # 10 examples, batch size 1, 3 epochs: 30 steps, a third of them at each advance.
+    assert seen == [list(range(1, 11)), list(range(1, 21)), list(range(1, 31))]
+    assert sdk.fine_tuning.jobs.retrieve(job.id).fine_tuned_model
 
 
 def test_files_and_jobs_outlive_a_restart_with_a_state_dir(tmp_path):

@@ -142,6 +142,8 @@ class PortalSystem:
             "OPENAI_API_KEY": self.openai.api_key,
             "OPENAI_BASE_URL": self.openai.base_url,
             "OPENAI_MAX_RETRIES": "0",
+            # The worker asks about a running fine-tuning job this often: a live loss curve.
+            "ASSISTANT_JOB_POLL_SECONDS": "0.5",
         }
         assistant = self._server("assistant", "assistant_service:create_app()", env)
         worker_env = {

@@ -80,7 +80,7 @@ def test_a_teacher_builds_a_dataset_from_generation_to_export(
     token = tokens["access_token"]
     resume_session(page, tokens["refresh_token"], f"/#/courses/{course['id']}")
     expect(page.get_by_role("heading", level=1)).to_have_text(COURSE)
-    page.get_by_role("link", name="Ассистент").click()
+    page.get_by_role("link", name="Ассистент", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Ассистент курса")
     expect(page.locator(".source-row").first).to_be_visible()
 
@@ -384,7 +384,7 @@ def test_visitors_and_students_see_nothing_of_the_assistant(page, portal, teache
     _tokens, course = teacher
     page.goto(f"/#/courses/{course['id']}")
     expect(page.locator(".material-row").first).to_be_visible()
-    expect(page.get_by_role("link", name="Ассистент")).to_have_count(0)
+    expect(page.get_by_role("link", name="Ассистент", exact=True)).to_have_count(0)
     page.goto(f"/#/courses/{course['id']}/assistant")
     expect(page.get_by_role("button", name="Войти").last).to_be_visible()
     expect(page.get_by_text("Войдите как преподаватель курса")).to_be_visible()
@@ -395,7 +395,7 @@ def test_visitors_and_students_see_nothing_of_the_assistant(page, portal, teache
     )
     expect(page.get_by_role("heading", level=1)).to_have_text(COURSE)
     expect(page.locator(".material-row").first).to_be_visible()
-    expect(page.get_by_role("link", name="Ассистент")).to_have_count(0)
+    expect(page.get_by_role("link", name="Ассистент", exact=True)).to_have_count(0)
     page.goto(f"/#/courses/{course['id']}/assistant")
     expect(page.get_by_text("Ассистента курса собирают его преподаватели.")).to_be_visible()
     expect(page.locator(".source-row")).to_have_count(0)

@@ -22,6 +22,17 @@ def test_root_serves_the_web_ui(client):
     assert b"<html" in response.data.lower()
 
 
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [("/vendor/uplot/uPlot.esm.js", "javascript"), ("/vendor/uplot/uPlot.min.css", "css")],
+)
+def test_a_library_vendored_in_a_nested_folder_is_served(client, path, kind):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert kind in response.mimetype  # a module script needs a JavaScript type
+    assert "style-src 'self'" in response.headers["Content-Security-Policy"]
+
+
 @pytest.mark.parametrize("path", ["/../pyproject.toml", "/%2e%2e/pyproject.toml", "/__init__.py"])
 def test_files_outside_the_web_folder_are_not_served(client, path):
     assert_json_error(client.get(path), 404)

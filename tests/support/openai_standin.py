@@ -144,7 +144,12 @@ MESSAGE_ROLES = ("system", "assistant", "user", "function", "tool", "developer")
 UPLOAD_PURPOSES = ("fine-tune", "assistants", "batch", "user_data", "vision", "evals")
 FINISHED_STATUSES = ("succeeded", "failed", "cancelled")
 RESULTS_HEADER = "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy"
-DEFAULT_JOB_CONFIG = {"advance_on_retrieve": True, "seconds_per_step": None, "min_examples": 10}
+DEFAULT_JOB_CONFIG = {
+    "advance_on_retrieve": True,
+    "seconds_per_step": None,
+    "min_examples": 10,
+    "metric_batches": 1,
+}
 MAX_LOGGED_REQUESTS = 5000
 
 PARSE_ERROR = (
@@ -940,8 +945,9 @@ def chat_completion(body: dict, content: str) -> dict:
     }
 
 
-def chat_chunks(body: dict, content: str) -> Iterator[bytes]:
-    """The SSE stream of chat.completion.chunk objects for the request, then [DONE]."""
+def chat_chunks(body: dict, content: str, pause: float = 0.0) -> Iterator[bytes]:
+    """The SSE stream of chat.completion.chunk objects for the request, then [DONE]; each piece
+    of the content `pause` seconds after the one before, like a model writing slowly."""
     content, finish_reason = finish(content, body)
     choices = body.get("n") or 1
     options = body.get("stream_options") or {}
@@ -970,6 +976,8 @@ def chat_chunks(body: dict, content: str) -> Iterator[bytes]:
         delta = {"role": "assistant", "content": "", "refusal": None}
         yield event([{"index": index, "delta": delta, "logprobs": None, "finish_reason": None}])
         for position, piece in enumerate(pieces):
+            if pause:
+                time.sleep(pause)
             piece_logprobs = (
                 {"content": [logprobs[position]], "refusal": None} if logprobs else None
             )
@@ -1115,7 +1123,8 @@ class StandInState:
             self.deleted_models: set[str] = set()
             self.faults: list[dict] = []
             self.delays: list[dict] = []
-            self.scripted: list[str] = []
+            # Queued chat answers: each its content and the pause between its streamed pieces.
+            self.scripted: list[tuple[str, float]] = []
             self.log: list[dict] = []
             self.job_config = dict(DEFAULT_JOB_CONFIG)
             self.sequence = 0
@@ -1192,7 +1201,7 @@ class StandInState:
                     return dict(rule)
         return None
 
-    def pop_script(self) -> str | None:
+    def pop_script(self) -> tuple[str, float] | None:
         with self.lock:
             return self.scripted.pop(0) if self.scripted else None
 
@@ -1319,7 +1328,15 @@ class StandInState:
         elif status == "queued":
             self.start_training(job)
         elif status == "running":
-            self.complete(job)
+            batches = self.job_config.get("metric_batches", 1)
+            job["_metric_batch"] = job.get("_metric_batch", 0) + 1
+            if job["_metric_batch"] < batches:
+                # Still training: the metrics of the next share of the steps, as OpenAI sends
+                # them while a job runs.
+                total = self.training_plan(job)[3]
+                self.send_metrics(job, total, total * job["_metric_batch"] // batches)
+            else:
+                self.complete(job)
 
     def validation_problem(self, job: dict) -> dict | None:
         model = job["model"]
@@ -1372,19 +1389,22 @@ class StandInState:
         job["estimated_finish"] = int(time.time()) + 300
         self.add_event(job, "Fine-tuning job started")
 
-    def complete(self, job: dict) -> None:
-        """Finish training: metrics events, checkpoints, the results file, the model's name."""
-        data = self.file_data[job["training_file"]]
-        examples, tokens = file_examples(data)
+    def training_plan(self, job: dict) -> tuple[int, int, int, int]:
+        """A running job's trained tokens per epoch, epochs, steps per epoch and steps."""
+        examples, tokens = file_examples(self.file_data[job["training_file"]])
         hyperparameters = job["hyperparameters"]
         epochs = hyperparameters["n_epochs"]
         steps_per_epoch = math.ceil(examples / hyperparameters["batch_size"])
-        total = steps_per_epoch * epochs
+        return tokens, epochs, steps_per_epoch, steps_per_epoch * epochs
+
+    def send_metrics(self, job: dict, total: int, upto: int) -> None:
+        """Metrics events for up to 100 steps of `total`, evenly spread and always including
+        the last one: those after the steps already sent, up to step `upto`."""
         validated = job["validation_file"] is not None
-        # Metrics events for up to 100 steps, evenly spread, always including the last one.
+        sent = job.get("_metrics_sent", 0)
         shown = sorted({math.ceil(total * index / min(total, 100)) for index in range(1, 101)})
         for step in shown:
-            if step > total:
+            if step <= sent or step > min(upto, total):
                 continue
             metrics = train_metrics(step, total)
             message = f"Step {step}/{total}: training loss={metrics['train_loss']:.2f}"
@@ -1399,6 +1419,14 @@ class StandInState:
                 event_data["valid_loss"] = metrics["valid_loss"]
                 event_data["valid_mean_token_accuracy"] = metrics["valid_mean_token_accuracy"]
             self.add_event(job, message, data=event_data)
+        job["_metrics_sent"] = max(sent, min(upto, total))
+
+    def complete(self, job: dict) -> None:
+        """Finish training: the metrics events not sent yet, checkpoints, the results file,
+        the model's name."""
+        tokens, epochs, steps_per_epoch, total = self.training_plan(job)
+        validated = job["validation_file"] is not None
+        self.send_metrics(job, total, total)
         suffix = job["_suffix"] or ""
         model_name = f"ft:{job['model']}:{ORGANIZATION_NAME}:{suffix}"
         # OpenAI keeps a checkpoint at the end of each of the last three epochs.
@@ -1779,10 +1807,10 @@ class StandInApp:
         if self.state.model_object(body["model"]) is None:
             raise model_not_found(body["model"])
         scripted = self.state.pop_script()
-        content = compose_content(body) if scripted is None else scripted
+        content, pause = (compose_content(body), 0.0) if scripted is None else scripted
         if body.get("stream"):
             return Response(
-                chat_chunks(body, content),
+                chat_chunks(body, content, pause),
                 content_type="text/event-stream; charset=utf-8",
                 headers={"cache-control": "no-cache"},
             )
@@ -1963,8 +1991,9 @@ class StandInApp:
                 contents = payload["contents"]
                 if not all(isinstance(content, str) for content in contents):
                     raise ValueError("contents must be a list of strings")
+                pause = float(payload.get("seconds_between_pieces") or 0.0)
                 with state.lock:
-                    state.scripted.extend(contents)
+                    state.scripted.extend((content, pause) for content in contents)
             elif action == "requests":
                 with state.lock:
                     return json_response({"requests": copy.deepcopy(state.log)})
@@ -1988,6 +2017,7 @@ class StandInApp:
                         advance_on_retrieve=bool(payload.get("advance_on_retrieve", True)),
                         seconds_per_step=payload.get("seconds_per_step"),
                         min_examples=int(payload.get("min_examples", 10)),
+                        metric_batches=max(1, int(payload.get("metric_batches", 1))),
                     )
                     for job in state.jobs.values():
                         # Time-based progress counts from now, not from the job's creation.
@@ -2295,9 +2325,13 @@ class OpenAIStandIn:
         """Hold the next `count` API requests (under `path_prefix`) for `seconds` first."""
         self._control("delay", {"seconds": seconds, "count": count, "path_prefix": path_prefix})
 
-    def script_chat(self, contents: list[str]) -> None:
-        """Queue the exact assistant contents of the next chat completions, in order."""
-        self._control("script_chat", {"contents": list(contents)})
+    def script_chat(self, contents: list[str], *, seconds_between_pieces: float = 0.0) -> None:
+        """Queue the exact assistant contents of the next chat completions, in order; streamed,
+        their pieces come `seconds_between_pieces` apart."""
+        self._control(
+            "script_chat",
+            {"contents": list(contents), "seconds_between_pieces": seconds_between_pieces},
+        )
 
     def requests(self, path_prefix: str | None = None) -> list[dict]:
         """The API requests received so far, oldest first (optionally only under a path).
@@ -2333,10 +2367,13 @@ class OpenAIStandIn:
         advance_on_retrieve: bool = True,
         seconds_per_step: float | None = None,
         min_examples: int = 10,
+        metric_batches: int = 1,
     ) -> None:
         """How jobs progress: a status per retrieve, and/or one every `seconds_per_step` seconds.
 
         `min_examples` is the smallest training file accepted (OpenAI's minimum is 10).
+        `metric_batches` > 1 keeps a job running for that many steps, each sending the metrics
+        events of the next share of the training (a live loss curve); the last one completes it.
         """
         self._control(
             "jobs/config",
@@ -2344,6 +2381,7 @@ class OpenAIStandIn:
                 "advance_on_retrieve": advance_on_retrieve,
                 "seconds_per_step": seconds_per_step,
                 "min_examples": min_examples,
+                "metric_batches": metric_batches,
             },
         )
 
