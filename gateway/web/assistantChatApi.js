@@ -2,9 +2,10 @@
 // assistant answers now, the question whose answer streams back as Server-Sent Events, the
 // asker's conversations and their feedback. The answer is read from fetch()'s body stream:
 // EventSource cannot send the Authorization header, and api.js renews the token as it does for
-// every other call.
+// every other call. The stream is parsed by eventsource-parser (vendored, see vendor/).
 
 import { fetchAuthorised, request } from "./api.js";
+import { createParser } from "./vendor/eventsource-parser/index.js";
 import { state } from "./state.js";
 
 const BASE = "/api/assistant";
@@ -51,48 +52,22 @@ export async function askAssistant(courseId, { question, conversationId = null, 
   const body = conversationId ? { question, conversation_id: conversationId } : { question };
   const answer = await fetchAuthorised("POST", `${BASE}/courses/${courseId}/chat`, { body, signal });
   const reader = answer.body.pipeThrough(new TextDecoderStream()).getReader();
-  const feed = eventStream(onEvent);
+  const parser = createParser({ onEvent: (event) => deliver(event, onEvent) });
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
-    feed(value);
+    parser.feed(value);
   }
-  feed("\n\n"); // a last event the server ended without its blank line
+  parser.reset({ consume: true }); // a last event the server ended without its blank line
 }
 
-/**
- * A reader of text/event-stream text as it arrives in pieces: each complete event (a block
- * ended by a blank line) goes to `onEvent(name, data)` with its data parsed as JSON. Comment
- * lines (the `: thinking` heartbeats) and events whose data is not JSON are skipped.
- */
-export function eventStream(onEvent) {
-  let buffer = "";
-  return (text) => {
-    buffer += text;
-    const blocks = buffer.split(/\r?\n\r?\n/);
-    buffer = blocks.pop();
-    for (const block of blocks) {
-      const event = parseEvent(block);
-      if (event) onEvent(event.name, event.data);
-    }
-  };
-}
-
-function parseEvent(block) {
-  let name = "message";
-  const data = [];
-  for (const line of block.split(/\r?\n/)) {
-    if (!line || line.startsWith(":")) continue;
-    const colon = line.indexOf(":");
-    const field = colon === -1 ? line : line.slice(0, colon);
-    const value = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "");
-    if (field === "event") name = value;
-    else if (field === "data") data.push(value);
-  }
-  if (!data.length) return null;
+/** Hands one parsed event to `onEvent(name, data)`; an event whose data is not JSON is skipped. */
+function deliver(event, onEvent) {
+  let data;
   try {
-    return { name, data: JSON.parse(data.join("\n")) };
+    data = JSON.parse(event.data);
   } catch {
-    return null;
+    return;
   }
+  onEvent(event.event || "message", data);
 }

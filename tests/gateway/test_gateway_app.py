@@ -24,7 +24,11 @@ def test_root_serves_the_web_ui(client):
 
 @pytest.mark.parametrize(
     ("path", "kind"),
-    [("/vendor/uplot/uPlot.esm.js", "javascript"), ("/vendor/uplot/uPlot.min.css", "css")],
+    [
+        ("/vendor/uplot/uPlot.esm.js", "javascript"),
+        ("/vendor/uplot/uPlot.min.css", "css"),
+        ("/vendor/eventsource-parser/index.js", "javascript"),
+    ],
 )
 def test_a_library_vendored_in_a_nested_folder_is_served(client, path, kind):
     response = client.get(path)
