@@ -93,11 +93,12 @@ class IndexCache:
     """BM25 indexes of snapshots' passages, built once per snapshot and kept (a few, LRU).
 
     A new snapshot, or a worker just started, may meet a burst of questions at once: one of them
-    builds the index and the others wait for it, instead of each building its own (on a course
-    of thousands of chunks a build takes about a second of CPU; twenty at once, all under one
-    GIL, kept every one of those students waiting for twenty seconds). What is kept is plain
-    data (an Index of arrays and strings, tuples of ids and titles), not ORM objects: nothing
-    of a request's session outlives it, and the garbage collector has almost nothing to scan.
+    builds the index and the others wait for it, instead of each building its own (over 5,000
+    chunks a build takes about a second of CPU; when fifty students asking a cold worker each
+    built one, all under one GIL, every one of them waited past the gateway's 5 s timeout).
+    What is kept is plain data (an Index of arrays and strings, tuples of ids and titles), not
+    ORM objects: nothing of a request's session outlives it, and the garbage collector has
+    almost nothing to scan.
     """
 
     def __init__(self, size: int = 32):

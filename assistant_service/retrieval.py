@@ -2,10 +2,22 @@
 
 The same stems as the catalog's search (service_kit.text), so "сортировки" finds a passage about
 "сортировка". An index is built once per set of passages (a snapshot's chunks) and kept, so a
-query costs a few dictionary look-ups per word of the question.
+query costs a dictionary look-up per word of the question and one addition per passage that
+holds the word.
+
+All postings sit in two flat arrays, grouped by term: the positions of the passages holding the
+term and its BM25 weight in each, computed when the index is built; a term maps to its span. A
+query adds weights up and keeps the best few on a heap, creating no object the garbage collector
+tracks per matching passage. That matters beyond the query's own time: sorting thousands of
+(position, score) tuples made every query set off collections that promoted them to the oldest
+generation, and the full collections that followed paused the whole worker for tens of
+milliseconds. The index itself holds a handful of objects the collector tracks, not a few per
+passage, so it does not lengthen those collections.
 """
 
+import heapq
 import math
+from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,34 +39,49 @@ class Index:
     """An immutable BM25 index over passages; `search` is thread-safe."""
 
     def __init__(self, passages: Sequence[Passage]):
-        self.passages = list(passages)
-        self._postings: dict[str, list[tuple[int, int]]] = {}
-        self._lengths: list[int] = []
-        for position, passage in enumerate(self.passages):
+        self._ids = array("q", (passage.id for passage in passages))
+        self._texts = [passage.text for passage in passages]
+        lengths: list[int] = []
+        occurrences: dict[str, tuple[list[int], list[int]]] = {}  # term -> positions, counts
+        for position, passage in enumerate(passages):
             terms = Counter(stem(word) for word in words(passage.text))
-            self._lengths.append(sum(terms.values()))
+            lengths.append(sum(terms.values()))
             for term, count in terms.items():
-                self._postings.setdefault(term, []).append((position, count))
-        total = len(self.passages)
-        self._average_length = (sum(self._lengths) / total) if total else 0.0
-        self._idf = {
-            term: math.log(1 + (total - len(postings) + 0.5) / (len(postings) + 0.5))
-            for term, postings in self._postings.items()
-        }
+                entry = occurrences.get(term)
+                if entry is None:
+                    entry = occurrences[term] = ([], [])
+                entry[0].append(position)
+                entry[1].append(count)
+        total = len(passages)
+        average = (sum(lengths) / total if total else 0.0) or 1.0
+        self._positions = array("q")
+        self._weights = array("d")
+        self._spans: dict[str, tuple[int, int]] = {}
+        for term, (positions, counts) in occurrences.items():
+            idf = math.log(1 + (total - len(positions) + 0.5) / (len(positions) + 0.5))
+            start = len(self._positions)
+            self._positions.extend(positions)
+            self._weights.extend(
+                idf * count * (K1 + 1) / (count + K1 * (1 - B + B * lengths[position] / average))
+                for position, count in zip(positions, counts, strict=True)
+            )
+            self._spans[term] = (start, len(self._positions))
+
+    def __len__(self) -> int:
+        return len(self._ids)
 
     def search(self, query: str, limit: int = 5) -> list[tuple[Passage, float]]:
         """The best `limit` passages for `query` with their scores, best first (ties: by id)."""
         scores: dict[int, float] = {}
-        average = self._average_length or 1.0
+        score_of = scores.get
         for term in dict.fromkeys(stem(word) for word in words(query)):
-            postings = self._postings.get(term)
-            if not postings:
+            span = self._spans.get(term)
+            if span is None:
                 continue
-            idf = self._idf[term]
-            for position, count in postings:
-                norm = K1 * (1 - B + B * self._lengths[position] / average)
-                scores[position] = scores.get(position, 0.0) + idf * count * (K1 + 1) / (
-                    count + norm
-                )
-        ranked = sorted(scores.items(), key=lambda item: (-item[1], self.passages[item[0]].id))
-        return [(self.passages[position], score) for position, score in ranked[:limit]]
+            start, end = span
+            positions, weights = self._positions[start:end], self._weights[start:end]
+            for position, weight in zip(positions, weights, strict=True):
+                scores[position] = score_of(position, 0.0) + weight
+        ids = self._ids
+        best = heapq.nlargest(limit, scores.items(), key=lambda item: (item[1], -ids[item[0]]))
+        return [(Passage(ids[position], self._texts[position]), score) for position, score in best]

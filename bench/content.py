@@ -189,14 +189,22 @@ def _spread(values: list[float]) -> dict:
 
 def _rss_mib(master_pid: int) -> float:
     """Resident memory of a gunicorn master and its workers, MiB."""
+    return process_tree_status(master_pid, "VmRSS:") / 1024
+
+
+def process_tree_status(master_pid: int, field: str) -> int:
+    """A number of /proc/<pid>/status (VmRSS: in KiB, Threads:, ...) summed over a gunicorn
+    master and its workers."""
     total = 0
     for pid in [master_pid, *_children(master_pid)]:
-        status = Path(f"/proc/{pid}/status")
-        if status.exists():
-            for line in status.read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-    return total / 1024
+        try:
+            lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+        except FileNotFoundError:  # a worker that just exited
+            continue
+        for line in lines:
+            if line.startswith(field):
+                total += int(line.split()[1])
+    return total
 
 
 def _children(pid: int) -> list[int]:

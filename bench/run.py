@@ -1,16 +1,19 @@
 """`python -m bench`: data, processes, load, results.
 
 1. wrk and nginx (apt-get when missing).
-2. Fresh PostgreSQL databases (catalog 3k, catalog 200k, favorites, auth), migrated with each
-   service's Alembic history, filled in bulk.
+2. Fresh PostgreSQL databases (catalog 3k, catalog 200k, favorites, auth, assistant), migrated
+   with each service's Alembic history, filled in bulk; one large course with teaching text for
+   the assistant.
 3. The services under gunicorn with the Procfile's workers/threads, logging at WARNING; nginx in
-   front of the catalog as the reference proxy.
+   front of the catalog as the reference proxy; the OpenAI stand-in as the assistant's provider.
 4. wrk per scenario and path ("via": direct to the service, through the gateway, through nginx),
    a short warm-up first; every scenario's first request is checked for the expected status.
+   Then the file transfers and the assistant's scenarios (bench/assistant.py).
 5. bench/results.json (`rows` + `summary`) and the same as a table on stdout.
 """
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -27,7 +30,7 @@ import requests
 from service_kit.config import REPO_ROOT
 from service_kit.migrations import upgrade
 
-from . import content, data, load, plans, servers, tokens, tools
+from . import assistant, content, data, load, plans, servers, tokens, tools
 
 BENCH_DIR = REPO_ROOT / "bench"
 WORK_DIR = BENCH_DIR / "work"  # git-ignored: logs, Lua scripts, nginx prefix, key
@@ -41,6 +44,7 @@ DATABASES = {
     "auth": "bench_auth",
     "fts_20k": "bench_fts_20k",
     "fts_200k": "bench_fts_200k",
+    "assistant": "bench_assistant",
 }
 LARGE_CATALOG = 200_000
 TOKENS_IN_LOAD = 1_000  # distinct users whose tokens the authenticated scripts rotate through
@@ -73,8 +77,17 @@ TARGETS = {
     "upload_gateway_vs_direct": (">=", 0.8),
     "download_gateway_vs_direct": (">=", 0.8),
     "gateway_rss_growth_mib": ("<=", 10.0),
+    "assistant_retrieval_p99_ms": ("<=", 30.0),
+    "sse_gateway_added_ttfb_ms": ("<=", 2.0),
+    "sse_concurrent_streams": (">=", assistant.STREAMS),
     "errors": ("<=", 0),
 }
+# The assistant's scenarios (bench/assistant.py), each selectable with --only.
+ASSISTANT_SCENARIOS = ("assistant_retrieval", "sse_ttfb", "sse_streams")
+# What the assistant's scenarios use; the other processes are stopped before them. Their idle
+# pooled connections (five catalogs of the benchmark where production runs one) would leave
+# PostgreSQL's 100 too few for a burst of 50 questions.
+ASSISTANT_PROCESSES = ("auth", "catalog", "provider", "assistant", "gateway")
 
 
 @dataclass
@@ -136,6 +149,7 @@ def prepare_databases(server_url: str, scale: data.Scale, clock: Stopwatch) -> d
         ("auth", "auth_service"),
         ("fts_20k", "catalog_service"),
         ("fts_200k", "catalog_service"),
+        ("assistant", "assistant_service"),
     ):
         upgrade(package, urls[key])
     clock.say("databases created and migrated")
@@ -146,6 +160,8 @@ def prepare_databases(server_url: str, scale: data.Scale, clock: Stopwatch) -> d
     )
     favorites = data.load_favorites(urls["favorites"], scale, catalog.active_course_ids)
     clock.say(f"favorites: {scale.users} users x {scale.favorites_per_user} = {favorites} rows")
+    assistant_course = assistant.load_course(urls["catalog"])
+    clock.say(f"catalog: course {assistant_course} with teaching text for the assistant")
     large = data.load_catalog(
         urls["catalog_200k"], data.Scale(courses=LARGE_CATALOG, with_materials=False), seed=7
     )
@@ -153,7 +169,7 @@ def prepare_databases(server_url: str, scale: data.Scale, clock: Stopwatch) -> d
     for key, materials in (("fts_20k", content.FTS_SMALL), ("fts_200k", content.FTS_LARGE)):
         loaded = content.load_fts_catalog(urls[key], materials)
         clock.say(f"{key}: {loaded} materials with teaching text")
-    return {"urls": urls, "catalog": catalog}
+    return {"urls": urls, "catalog": catalog, "assistant_course": assistant_course}
 
 
 def start_processes(
@@ -211,14 +227,35 @@ def start_processes(
         {"DATABASE_URL": urls["favorites"], "CATALOG_URL": catalog.url, **jwks},
         logs,
     )
+    provider = servers.Provider(logs)
+    processes["provider"] = provider.launch()
+    assistant_service = servers.Service(
+        "assistant",
+        "assistant_service:create_app()",
+        {
+            "DATABASE_URL": urls["assistant"],
+            "REDIS_URL": redis_url,
+            "CATALOG_URL": catalog.url,
+            "OPENAI_API_KEY": provider.api_key,
+            "OPENAI_BASE_URL": provider.base_url,
+            **jwks,
+        },
+        logs,
+    )
     gateway = servers.Service(
         "gateway",
         "gateway:create_app()",
-        {"CATALOG_URL": catalog.url, "FAVORITES_URL": favorites.url, **jwks},
+        {
+            "CATALOG_URL": catalog.url,
+            "FAVORITES_URL": favorites.url,
+            "ASSISTANT_URL": assistant_service.url,
+            **jwks,
+        },
         logs,
     )
     nginx = servers.Nginx(catalog.port, WORK_DIR / "nginx")
-    started = [catalog, catalog_uncached, catalog_200k, *fts.values(), favorites, gateway, nginx]
+    started = [catalog, catalog_uncached, catalog_200k, *fts.values(), favorites,
+               assistant_service, gateway, nginx]  # fmt: skip
     for process in started:
         processes[process.name] = process.launch()
     for process in started:
@@ -327,6 +364,72 @@ def build_scenarios(processes: dict, catalog: data.Catalog, minter, users: int) 
     return scenarios
 
 
+def wanted(only: str, name: str) -> bool:
+    names = {item.strip() for item in only.split(",") if item.strip()}
+    return not names or name in names
+
+
+def measure_assistant(processes: dict, prepared: dict, minter, args, clock: Stopwatch) -> dict:
+    """The assistant's scenarios chosen by --only, after its snapshot of the course."""
+    database_url, course_id = prepared["urls"]["assistant"], prepared["assistant_course"]
+    snapshot = assistant.take_snapshot(database_url, processes["catalog"].url, course_id)
+    clock.say(
+        f"assistant: snapshot of course {course_id}: {snapshot['materials']} materials, "
+        f"{snapshot['chunks']} chunks"
+    )
+    # Every question is another student's: the assistant allows each a few a minute.
+    students = itertools.count(1)
+
+    def token_for() -> str:
+        return minter.token(next(students))
+
+    figures: dict = {"snapshot": snapshot}
+    if wanted(args.only, "sse_ttfb") or wanted(args.only, "sse_streams"):
+        assistant.warm_up_workers(processes["assistant"].url, course_id, token_for)
+    if wanted(args.only, "assistant_retrieval"):
+        figures["retrieval"] = assistant.measure_retrieval(
+            database_url, course_id, rounds=args.rounds
+        )
+        clock.say(f"assistant_retrieval: {describe(figures['retrieval']['measurement'])}")
+    if wanted(args.only, "sse_ttfb"):
+        figures["ttfb"] = assistant.measure_ttfb(
+            processes["assistant"].url, processes["gateway"].url, course_id, token_for
+        )
+        clock.say(
+            f"sse_ttfb: gateway adds {figures['ttfb']['gateway_added_ms']} ms "
+            f"(rounds: {figures['ttfb']['gateway_added_ms_spread']})"
+        )
+    if wanted(args.only, "sse_streams"):
+        watched = {name: processes[name].process.pid for name in ("gateway", "assistant")}
+        figures["streams"] = assistant.measure_streams(
+            processes["gateway"].url, course_id, token_for, processes["provider"],
+            rounds=args.rounds, watched=watched,
+        )  # fmt: skip
+        streams = figures["streams"]
+        clock.say(
+            f"sse_streams: {streams['streams']} at once, {streams['errors']} errors, "
+            f"peak open {streams['peak_open']}, {streams['seconds_median']} s "
+            f"(rounds: {streams['seconds_spread']})"
+        )
+    return figures
+
+
+def assistant_rows(figures: dict) -> list[Row]:
+    """The assistant's scenarios as table rows: retrieval samples, first bytes, whole streams."""
+    rows = []
+    if "retrieval" in figures:
+        rows.append(row_of_measurement("assistant_retrieval", "in-proc", 1,
+                                       figures["retrieval"]["measurement"]))  # fmt: skip
+    if "ttfb" in figures:
+        for via, measured in figures["ttfb"]["measurements"].items():
+            rows.append(row_of_measurement("sse_ttfb", via, 1, measured))
+    if "streams" in figures:
+        streams = figures["streams"]
+        rows.append(row_of_measurement("sse_streams", "gateway", streams["streams"],
+                                       streams["measurement"]))  # fmt: skip
+    return rows
+
+
 def first_material_id(catalog_url: str, catalog: data.Catalog) -> int:
     course_id = catalog.active_course_ids[0]
     answer = requests.get(f"{catalog_url}/api/courses/{course_id}/materials", timeout=30).json()
@@ -408,10 +511,14 @@ def measure(scenarios: list[Scenario], args, wrk: str, clock: Stopwatch) -> list
 
 
 def row_of(scenario: Scenario, measured: load.Measurement) -> Row:
+    return row_of_measurement(scenario.name, scenario.via, scenario.concurrency, measured)
+
+
+def row_of_measurement(name: str, via: str, concurrency: int, measured: load.Measurement) -> Row:
     return Row(
-        scenario.name,
-        scenario.via,
-        scenario.concurrency,
+        name,
+        via,
+        concurrency,
         measured.rps,
         measured.percentile_ms(50),
         measured.percentile_ms(99),
@@ -428,7 +535,7 @@ def describe(measured: load.Measurement) -> str:
     )
 
 
-def summarize(rows: list[Row], transfers: dict | None = None) -> dict:
+def summarize(rows: list[Row], transfers: dict | None = None, assistant_figures=None) -> dict:
     def find(scenario: str, via: str = "direct", concurrency: int = 16) -> Row | None:
         for row in rows:
             if (row.scenario, row.via, row.concurrency) == (scenario, via, concurrency):
@@ -477,6 +584,7 @@ def summarize(rows: list[Row], transfers: dict | None = None) -> dict:
         ),
         "fts_200k_p99_ms": value(find("fts_200k", concurrency=1), "p99_ms"),
         "fts_200k_rps_c16": value(find("fts_200k"), "rps"),
+        "assistant_retrieval_p99_ms": value(find("assistant_retrieval", "in-proc", 1), "p99_ms"),
         "errors": sum(row.errors for row in rows),
     }
     if transfers:
@@ -484,6 +592,8 @@ def summarize(rows: list[Row], transfers: dict | None = None) -> dict:
                     "gateway_rss_growth_mib"):  # fmt: skip
             summary[key] = transfers[key]
         summary["file_transfers"] = transfers
+    if assistant_figures:
+        summary.update(assistant_summary(assistant_figures))
     summary = {k: round(v, 3) if isinstance(v, float) else v for k, v in summary.items()}
     targets = {}
     for key, (comparison, threshold) in TARGETS.items():
@@ -497,6 +607,24 @@ def summarize(rows: list[Row], transfers: dict | None = None) -> dict:
     return summary
 
 
+def assistant_summary(figures: dict) -> dict:
+    """The assistant's target figures, and its details without the raw histograms."""
+    summary: dict = {}
+    if "ttfb" in figures:
+        summary["sse_gateway_added_ttfb_ms"] = figures["ttfb"]["gateway_added_ms"]
+    if "streams" in figures:
+        # Answered in full while all were open at once: a stream refused, cut off or queued
+        # behind the others counts against it. The worst round.
+        summary["sse_concurrent_streams"] = min(
+            min(r["streams"] - r["errors"], r["peak_open"]) for r in figures["streams"]["rounds"]
+        )
+    summary["assistant"] = {
+        name: {key: value for key, value in details.items() if not key.startswith("measurement")}
+        for name, details in figures.items()
+    }
+    return summary
+
+
 def format_table(rows: list[Row], summary: dict) -> str:
     lines = [
         f"{'scenario':<24}{'via':<9}{'conc':>5}{'rps':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}",
@@ -507,12 +635,12 @@ def format_table(rows: list[Row], summary: dict) -> str:
             f"{row.scenario:<24}{row.via:<9}{row.concurrency:>5}{row.rps:>10.1f}"
             f"{row.p50_ms:>9.2f}{row.p99_ms:>9.2f}{row.errors:>8}"
         )
-    lines += ["", f"{'figure':<24}{'value':>10}  target"]
+    lines += ["", f"{'figure':<28}{'value':>10}  target"]
     for key, target in summary["targets"].items():
         figure = "n/a" if target["value"] is None else f"{target['value']:g}"
         mark = "met" if target["met"] else "MISSED"
-        lines.append(f"{key:<24}{figure:>10}  {target['target']:<8} {mark}")
-    lines.append(f"{'gateway_vs_direct_rps':<24}{summary['gateway_vs_direct_rps']!s:>10}")
+        lines.append(f"{key:<28}{figure:>10}  {target['target']:<8} {mark}")
+    lines.append(f"{'gateway_vs_direct_rps':<28}{summary['gateway_vs_direct_rps']!s:>10}")
     return "\n".join(lines)
 
 
@@ -589,9 +717,14 @@ def main(argv: list[str] | None = None) -> int:
                 first_material_id(processes["catalog"].url, prepared["catalog"]),
             )
             clock.say(f"file transfers ({content.FILE_MIB} MiB): {transfers}")
+        assistant_figures = None
+        if any(wanted(args.only, name) for name in ASSISTANT_SCENARIOS):
+            stop_processes({k: p for k, p in processes.items() if k not in ASSISTANT_PROCESSES})
+            assistant_figures = measure_assistant(processes, prepared, minter, args, clock)
+            rows += assistant_rows(assistant_figures)
     finally:
         stop_processes(processes)
-    summary = summarize(rows, transfers)
+    summary = summarize(rows, transfers, assistant_figures)
     plans_file = WORK_DIR / "search_plans.txt"
     summary["search_plans_200k"] = plans.explain_search(
         prepared["urls"]["catalog_200k"], plans_file

@@ -1,5 +1,5 @@
-"""The processes under test: each service under gunicorn as the Procfile runs it, and nginx as
-the reference reverse proxy."""
+"""The processes under test: each service under gunicorn as the Procfile runs it, nginx as the
+reference reverse proxy, and the OpenAI stand-in of the tests as the assistant's model provider."""
 
 import contextlib
 import os
@@ -14,6 +14,7 @@ from pathlib import Path
 import requests
 
 from service_kit.config import REPO_ROOT
+from tests.support.openai_standin import OpenAIStandIn
 from tests.support.processes import ServerProcess, free_port, stop_process
 
 PROCFILE = REPO_ROOT / "Procfile"
@@ -210,3 +211,38 @@ class Nginx:
 
     def describe(self) -> str:
         return "nginx: worker_processes auto, keepalive upstream pool of 64, access_log off"
+
+
+class Provider:
+    """The model provider of the course assistant: the tests' OpenAI stand-in (a threading HTTP
+    server speaking the API's wire format), scripted by the assistant's scenarios."""
+
+    name = "provider"
+
+    def __init__(self, log_dir: Path):
+        self.standin = OpenAIStandIn(log_path=log_dir / "provider.log")
+        self.url = self.standin.url
+        self.base_url = self.standin.base_url
+        self.api_key = self.standin.api_key
+        self.process: subprocess.Popen | None = None
+
+    def launch(self) -> "Provider":
+        self.standin.start()  # returns once it answers
+        self.process = self.standin.process
+        return self
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            raise RuntimeError(f"the OpenAI stand-in is not running: {self.standin.output()}")
+
+    def reset(self) -> None:
+        self.standin.reset()
+
+    def script_chat(self, contents: list[str], *, seconds_between_pieces: float = 0.0) -> None:
+        self.standin.script_chat(contents, seconds_between_pieces=seconds_between_pieces)
+
+    def stop(self) -> None:
+        self.standin.stop()
+
+    def describe(self) -> str:
+        return "provider: OpenAI stand-in (tests/support/openai_standin.py), threading server"

@@ -6,7 +6,8 @@ Used by the container images (`gunicorn -c /app/gunicorn.conf.py ...`) and usabl
 PORT                       the port to listen on (the images set each service's own)
 GUNICORN_BIND              full bind address; overrides PORT (default 0.0.0.0:$PORT)
 GUNICORN_WORKERS           worker processes (default 2)
-GUNICORN_THREADS           threads per worker (default 4)
+GUNICORN_THREADS           threads per worker (default 4; the gateway and the assistant run 64:
+                           a streamed answer holds a thread of each while the model writes)
 GUNICORN_TIMEOUT           seconds a request may take before its worker is replaced (default 30)
 GUNICORN_GRACEFUL_TIMEOUT  seconds in-flight requests get to finish after SIGTERM (default 20)
 GUNICORN_KEEPALIVE         seconds an idle keep-alive connection stays open (default 5)

@@ -264,3 +264,16 @@ def test_passages_not_in_the_snapshot_are_refused(session, provider, dataset):
         generation.start(session, provider, dataset, TEACHER, model="gpt-4o",
                          questions_per_chunk=1, chunk_ids=[999_999])  # fmt: skip
     assert refused.value.errors == {"chunk_ids": ["No passage 999999 in this snapshot."]}
+
+
+def test_the_provider_client_is_made_once_per_settings_and_shared():
+    settings = {"api_key": "sk-test", "base_url": "http://127.0.0.1:9/v1", "max_retries": 0}
+    first = generation.Provider(timeout=5.0, **settings).client()
+
+    again = generation.Provider(timeout=5.0, **settings).client()
+    other = generation.Provider(timeout=7.0, **settings).client()
+
+    assert again is first
+    assert other is not first
+    assert (str(first.base_url), first.timeout) == ("http://127.0.0.1:9/v1/", 5.0)
+    assert other.timeout == 7.0

@@ -1,13 +1,17 @@
 """The benchmark's parts that can be checked without timing anything: the data generator at a
-tiny scale on each database backend, the Lua scripts, the Procfile reading, the summary."""
+tiny scale on each database backend, the Lua scripts, the Procfile reading, the summary, and the
+course assistant's scenarios on real processes with a course of a few dozen chunks."""
 
+import itertools
+import re
 from collections import Counter
 
 import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from bench import data, load, plans, run, servers
+from assistant_service import chunking
+from bench import assistant, course_text, data, load, plans, run, servers
 from catalog_service import services
 from catalog_service.models import Course, CourseTeacher, Material
 from favorites_service.models import UserCourse
@@ -224,3 +228,181 @@ def test_summary_compares_the_right_rows_and_judges_the_targets():
     assert not targets["search_growth_p99"]["met"]
     assert not targets["errors"]["met"]
     assert summary["all_targets_met"] is False
+
+
+def test_summary_judges_the_assistant_figures():
+    rows = [
+        row("assistant_retrieval", "in-proc", 1, p50=4.0, p99=12.5),
+        row("sse_ttfb", "direct", 1, p50=20.0),
+        row("sse_ttfb", "gateway", 1, p50=21.0),
+        row("sse_streams", "gateway", 50, errors=1),
+    ]
+    figures = {
+        "snapshot": {"chunks": 5000},
+        "ttfb": {"gateway_added_ms": 1.2, "measurements": {}},
+        "streams": {
+            "measurement": load.Measurement(),
+            "rounds": [
+                {"streams": 50, "errors": 0, "peak_open": 50},
+                {"streams": 50, "errors": 1, "peak_open": 49},
+            ],
+        },
+    }
+
+    summary = run.summarize(rows, None, figures)
+
+    assert summary["assistant_retrieval_p99_ms"] == 12.5
+    assert summary["sse_gateway_added_ttfb_ms"] == 1.2
+    assert summary["sse_concurrent_streams"] == 49  # the worse round
+    assert summary["errors"] == 1
+    targets = summary["targets"]
+    assert targets["assistant_retrieval_p99_ms"]["met"]
+    assert targets["sse_gateway_added_ttfb_ms"]["met"]
+    assert not targets["sse_concurrent_streams"]["met"]
+    assert "measurements" not in summary["assistant"]["ttfb"]
+    assert "measurement" not in summary["assistant"]["streams"]
+    assert "sse_concurrent_streams" in run.format_table(rows, summary)
+
+
+def test_streams_open_at_once_are_counted_from_first_byte_to_end():
+    answers = [
+        assistant.Answer(0.0, 0.1, 2.0, 200, None),
+        assistant.Answer(0.0, 0.5, 1.0, 200, None),
+        assistant.Answer(0.0, 1.0, 3.0, 200, None),  # starts as the second ends
+        assistant.Answer(0.0, 0.2, 0.3, 503, "503: busy"),  # refused: never open
+    ]
+
+    assert assistant.peak_open(answers) == 2
+    assert assistant.peak_open([]) == 0
+
+
+def test_course_text_is_real_russian_teaching_text_cut_to_the_chunk_target():
+    materials = course_text.course_materials(120)
+
+    assert course_text.course_materials(120) == materials  # the seed decides everything
+    chunks = [len(chunking.chunk_text(material.body)) for material in materials]
+    assert sum(chunks) >= 120 > sum(chunks[:-1])
+    assert [m.type_code for m in materials[:3]] == ["lecture", "seminar", "lab"]
+    assert len({material.body for material in materials}) == len(materials)
+    for material in materials:
+        assert material.body.startswith(f"# {material.title}\n\n## ")
+        assert len(re.findall(r"[а-яё]{4,}", material.body)) > 200
+
+
+# --- the course assistant on real processes ----------------------------------------------------
+
+ASSISTANT_CHUNKS = 40
+
+
+@pytest.fixture(scope="module")
+def assistant_stack(database_backend, token_issuer, tmp_path_factory):
+    """The catalog, the assistant and the gateway under gunicorn with their Procfile options,
+    the OpenAI stand-in as the provider, and a course of ASSISTANT_CHUNKS chunks snapshotted by
+    the assistant's own code."""
+    directory = tmp_path_factory.mktemp("bench-assistant")
+    logs = directory / "logs"
+    logs.mkdir()
+    with (
+        migrated_database("catalog_service", database_backend, directory) as catalog_url,
+        migrated_database("assistant_service", database_backend, directory) as assistant_url,
+    ):
+        course_id = assistant.load_course(catalog_url, ASSISTANT_CHUNKS)
+        jwks = {"AUTH_JWKS_URL": token_issuer.jwks_url}
+        processes: dict = {}
+        try:
+            provider = servers.Provider(logs)
+            processes["provider"] = provider.launch()
+            catalog = servers.Service(
+                "catalog", "catalog_service:create_app()",
+                {"DATABASE_URL": catalog_url, "REDIS_URL": "", **jwks}, logs,
+            )  # fmt: skip
+            assistant_service = servers.Service(
+                "assistant",
+                "assistant_service:create_app()",
+                {"DATABASE_URL": assistant_url, "REDIS_URL": "", "CATALOG_URL": catalog.url,
+                 "OPENAI_API_KEY": provider.api_key, "OPENAI_BASE_URL": provider.base_url,
+                 **jwks},
+                logs,
+            )  # fmt: skip
+            gateway = servers.Service(
+                "gateway", "gateway:create_app()",
+                {"CATALOG_URL": catalog.url, "ASSISTANT_URL": assistant_service.url, **jwks},
+                logs,
+            )  # fmt: skip
+            for process in (catalog, assistant_service, gateway):
+                processes[process.name] = process.launch()
+            for process in (catalog, assistant_service, gateway):
+                process.wait_ready(60)
+            snapshot = assistant.take_snapshot(assistant_url, catalog.url, course_id)
+            students = itertools.count(1)
+            yield {
+                "processes": processes,
+                "assistant_url": assistant_url,
+                "course_id": course_id,
+                "snapshot": snapshot,
+                "token_for": lambda: token_issuer.token(next(students), "student"),
+            }
+        finally:
+            run.stop_processes(processes)
+
+
+def test_the_course_is_snapshotted_by_the_assistant_from_the_catalog(assistant_stack):
+    snapshot = assistant_stack["snapshot"]
+
+    assert snapshot["chunks"] >= ASSISTANT_CHUNKS
+    assert snapshot["materials"] == len(course_text.course_materials(ASSISTANT_CHUNKS))
+    assistant_line = servers.procfile_options("assistant_service:create_app()")[2]
+    assert assistant_line == "Procfile (assistant)"
+
+
+def test_retrieval_is_sampled_round_by_round(assistant_stack):
+    figures = assistant.measure_retrieval(
+        assistant_stack["assistant_url"], assistant_stack["course_id"], rounds=2,
+        samples_per_round=15,
+    )  # fmt: skip
+
+    measured = figures["measurement"]
+    assert figures["samples"] == measured.requests == 30
+    assert sum(measured.histogram.values()) == 30
+    assert len(figures["rounds"]) == 2
+    assert measured.percentile_ms(50) <= measured.percentile_ms(99)
+    assert figures["first_question_ms"] > 0
+    assert run.row_of_measurement("assistant_retrieval", "in-proc", 1, measured).errors == 0
+
+
+def test_first_bytes_are_timed_directly_and_through_the_gateway(assistant_stack):
+    stack = assistant_stack
+    assistant.warm_up_workers(
+        stack["processes"]["assistant"].url, stack["course_id"], stack["token_for"], 2
+    )
+
+    figures = assistant.measure_ttfb(
+        stack["processes"]["assistant"].url, stack["processes"]["gateway"].url,
+        stack["course_id"], stack["token_for"], rounds=2, per_round=3,
+    )  # fmt: skip
+
+    assert figures["error_examples"] == []
+    for via in ("direct", "gateway"):
+        assert figures["measurements"][via].requests == 6
+        assert figures["measurements"][via].errors == 0
+    assert len(figures["rounds"]) == 2
+    assert isinstance(figures["gateway_added_ms"], float)
+
+
+def test_streams_held_through_the_gateway_are_all_open_at_once(assistant_stack):
+    stack = assistant_stack
+    processes = stack["processes"]
+    watched = {name: processes[name].process.pid for name in ("gateway", "assistant")}
+
+    figures = assistant.measure_streams(
+        processes["gateway"].url, stack["course_id"], stack["token_for"], processes["provider"],
+        streams=6, rounds=1, watched=watched,
+    )  # fmt: skip
+
+    assert figures["errors"] == 0, figures["rounds"]
+    assert figures["answered"] == 6
+    assert figures["peak_open"] == 6  # each stream lasts ~3 s; all six start together
+    assert figures["measurement"].requests == 6
+    for name in watched:  # threads are started as the streams come, not kept idle in advance
+        peak, idle = figures["processes_peak"][name], figures["processes_idle"][name]
+        assert peak["threads"] > idle["threads"]
