@@ -7,7 +7,7 @@
 
 import { assistantApi } from "./assistantApi.js";
 import { accessPanel, courseCrumb, courseName, loadErrorPanel, panel } from "./assistantPage.js";
-import { busy, dateTime, inRussian, number, problemText, usd } from "./assistantParts.js";
+import { busy, dateTime, inRussian, number, problemText, sourceList, usd } from "./assistantParts.js";
 import { readExample } from "./assistantReview.js";
 import { errorBox, h, loading, replaceChildren, uniqueId } from "./dom.js";
 import { navigate, routeHref } from "./router.js";
@@ -591,24 +591,7 @@ function pairView(pair, index, total, pickedCount, { onPick, onPrevious, onNext 
           "details",
           { class: "compare-sources" },
           h("summary", {}, `Источники (${number(sources.length)})`),
-          h(
-            "ol",
-            { class: "example-sources" },
-            sources.map((source) =>
-              h(
-                "li",
-                {},
-                h(
-                  "p",
-                  { class: "source-cite" },
-                  h("span", { class: "chunk-number" }, `[${source.number}]`),
-                  " ",
-                  source.title,
-                ),
-                h("blockquote", { class: "source-quote" }, source.text),
-              ),
-            ),
-          ),
+          sourceList(sources),
         )
       : null,
     pair.reference

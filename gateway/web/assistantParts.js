@@ -234,6 +234,35 @@ export function setFieldError(input, message) {
 
 // ---- no model provider -------------------------------------------------------------------
 
+/** The quoted passages of an example or a prompt, numbered as the answer cites them; with
+ * `focusable`, each quote takes the focus (a long quote scrolls from the keyboard). */
+export function sourceList(sources, { focusable = false } = {}) {
+  return h(
+    "ol",
+    { class: "example-sources" },
+    sources.map((source) =>
+      h(
+        "li",
+        {},
+        h(
+          "p",
+          { class: "source-cite" },
+          h("span", { class: "chunk-number" }, `[${source.number}]`),
+          " ",
+          source.title,
+        ),
+        h(
+          "blockquote",
+          focusable
+            ? { class: "source-quote", tabindex: 0, "aria-label": `Источник ${source.number}: ${source.title}` }
+            : { class: "source-quote" },
+          source.text,
+        ),
+      ),
+    ),
+  );
+}
+
 export const NO_PROVIDER_TEXT =
   "Генерация примеров недоступна: не настроен ключ поставщика модели (OPENAI_API_KEY).";
 

@@ -17,6 +17,7 @@ import {
   number,
   pluralRu,
   problemText,
+  sourceList,
   tokensText,
 } from "./assistantParts.js";
 import { errorBox, h, loading, replaceChildren, uniqueId } from "./dom.js";
@@ -505,30 +506,7 @@ function exampleCard(example, position, editing, { onSave, onCancel }) {
     h("h4", { class: "example-label" }, "Вопрос студента"),
     h("p", { class: "example-question" }, question || "—"),
     h("h4", { class: "example-label" }, "Источники"),
-    sources.length
-      ? h(
-          "ol",
-          { class: "example-sources" },
-          sources.map((source) =>
-            h(
-              "li",
-              {},
-              h(
-                "p",
-                { class: "source-cite" },
-                h("span", { class: "chunk-number" }, `[${source.number}]`),
-                " ",
-                source.title,
-              ),
-              h(
-                "blockquote",
-                { class: "source-quote", tabindex: 0, "aria-label": `Источник ${source.number}: ${source.title}` },
-                source.text,
-              ),
-            ),
-          ),
-        )
-      : h("p", { class: "muted" }, "Без источников."),
+    sources.length ? sourceList(sources, { focusable: true }) : h("p", { class: "muted" }, "Без источников."),
     h("h4", { class: "example-label", id: `${titleId}-answer` }, "Идеальный ответ"),
     editing
       ? answerEditor(answer, `${titleId}-answer`, { onSave, onCancel })

@@ -1,6 +1,7 @@
 """What a person does on the portal's pages, as Playwright steps the tests share."""
 
 import json
+import time
 from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
@@ -100,3 +101,15 @@ def serious_accessibility_violations(page: Page, context: str | None = None) -> 
 def assert_accessible(page: Page, context: str | None = None) -> None:
     violations = serious_accessibility_violations(page, context)
     assert violations == [], json.dumps(violations, ensure_ascii=False, indent=2)
+
+
+def wait_until(check, timeout=20.0, what="the condition"):
+    """`check()`'s first truthy value, asked every 0.1 s (an API's state, not the page's: for the
+    page, Playwright's `expect` waits by itself)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")

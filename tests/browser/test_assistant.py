@@ -7,13 +7,12 @@ without a provider key, who sees nothing of it, and axe-core on every section.""
 
 import json
 import re
-import time
 import uuid
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.actions import assert_accessible, resume_session, toast
+from tests.browser.actions import assert_accessible, resume_session, toast, wait_until
 from tests.browser.system import DEMO_DATASET, DEMO_TEACHER
 from tests.browser.system import DEMO_DATASET_COURSE as COURSE
 
@@ -46,16 +45,6 @@ def new_dataset(portal, token, course_id, name="Набор") -> dict:
     return assistant_api(
         portal, token, "POST", f"/courses/{course_id}/datasets", json={"name": name}
     )
-
-
-def wait_until(check, timeout=20.0, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def demo_dataset(portal, token, course_id) -> dict:

@@ -7,12 +7,17 @@ one student never sees another's conversations, and axe-core finds nothing serio
 import itertools
 import json
 import re
-import time
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.actions import assert_accessible, login_via_form, resume_session, toast
+from tests.browser.actions import (
+    assert_accessible,
+    login_via_form,
+    resume_session,
+    toast,
+    wait_until,
+)
 from tests.browser.system import DEMO_ADMIN
 from tests.browser.system import DEMO_DATASET_COURSE as COURSE
 
@@ -98,16 +103,6 @@ def conversation(portal, token, conversation_id) -> dict:
     response = portal.api("GET", f"/api/assistant/conversations/{conversation_id}", token)
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def wait_until(check, timeout=10.0, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def question_box(page: Page):

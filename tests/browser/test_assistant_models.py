@@ -7,12 +7,11 @@ cancelled, a job over the course's budget is refused in words, and axe-core on t
 evaluation pages and on a phone."""
 
 import re
-import time
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.actions import assert_accessible, resume_session, toast
+from tests.browser.actions import assert_accessible, resume_session, toast, wait_until
 from tests.browser.system import DEMO_ADMIN, DEMO_DATASET, DEMO_TEACHER
 from tests.browser.system import DEMO_DATASET_COURSE as COURSE
 
@@ -67,16 +66,6 @@ def call(portal, token, method, path, **kwargs):
 
 def job_of(portal, token, job_id):
     return call(portal, token, "GET", f"/jobs/{job_id}")
-
-
-def wait_until(check, timeout=20.0, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def provider_job_id(portal, token, job_id) -> str:
