@@ -58,7 +58,7 @@ def list_favorites(session: Session, catalog: Catalog, user_id: int) -> Sider:
     # database connection meanwhile.
     session.commit()
     try:
-        courses = catalog.active_courses([entry.course_id for entry in entries])
+        courses = catalog.listed_courses([entry.course_id for entry in entries])
     except UpstreamUnavailable as error:
         log.warning("favourites listed without course details: %s", error)
         return Sider([_favorite(entry, None, None) for entry in entries], False)

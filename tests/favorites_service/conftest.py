@@ -3,6 +3,7 @@ catalog service running under gunicorn."""
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -139,21 +140,30 @@ def auth(token_issuer):
 
 class ScriptedUpstream:
     """A real HTTP server on loopback that answers every GET with `status` and `body`, and
-    records what it was asked: the catalog misbehaving in ways the real one cannot be made to."""
+    records what it was asked: the catalog misbehaving in ways the real one cannot be made to.
+    With `etag` set it sends that ETag and answers a matching If-None-Match with 304; `delay`
+    holds each answer that many seconds."""
 
     def __init__(self):
         self.status, self.body = 200, b"[]"
+        self.etag: str | None = None
+        self.delay = 0.0
         self.requests: list[tuple[str, dict]] = []
         upstream = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 upstream.requests.append((self.path, dict(self.headers)))
-                self.send_response(upstream.status)
+                time.sleep(upstream.delay)
+                unchanged = upstream.etag and self.headers.get("If-None-Match") == upstream.etag
+                self.send_response(304 if unchanged else upstream.status)
+                if upstream.etag:
+                    self.send_header("ETag", upstream.etag)
+                body = b"" if unchanged else upstream.body
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(upstream.body)))
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(upstream.body)
+                self.wfile.write(body)
 
             def log_message(self, *args):
                 pass
