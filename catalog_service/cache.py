@@ -17,22 +17,33 @@ The key holds the *validated* query arguments in a canonical order, never the ra
 junk in a query string cannot make every request a miss (and a full render). An unknown
 parameter is refused with 400 by the route's query schema (QUERY_ARGS raises on unknown
 fields); a cached endpoint that takes no query parameters refuses any query string with 400.
+
+A miss is rendered once per key, not once per reader: a write makes every reader of the whole
+list (1.2 MB) miss at the same moment, and sixteen identical renders at once would only slow
+each other down. In this process the first reader renders while the others wait for its entry
+(a bounded wait: a reader whose renderer takes too long renders itself instead). With Redis, the
+renderer also takes a short Redis lock (SET NX PX with a token, released by compare-and-delete),
+so other processes poll for the entry, again for a bounded time, instead of rendering it too.
+Without Redis, or with Redis failing, each process renders once. Every render is counted in
+`catalog_cache_renders_total`.
 """
 
 import hashlib
 import json
 import logging
+import secrets
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
 
 import redis
 from flask import Flask, Response, current_app, request
 from flask_smorest import abort
 from marshmallow import RAISE
+from prometheus_client import Counter
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from werkzeug.exceptions import HTTPException
@@ -48,6 +59,17 @@ CACHE_CONTROL = "no-cache"  # clients may store, but revalidate every time
 PRIVATE_CACHE_CONTROL = "private, no-cache"
 # Response headers that belong to the representation and are stored with the body.
 STORED_HEADERS = ("X-Pagination",)
+# How long a reader waits for another's render of the same answer before rendering it itself;
+# also how long a render's Redis lock lives, so a renderer that died frees the key by then. A
+# render of the whole list takes well under a second even under load.
+REBUILD_WAIT_SECONDS = 3.0
+REDIS_POLL_SECONDS = 0.02
+
+RENDERS = Counter(
+    "catalog_cache_renders_total",
+    "Answers of cached catalog GETs rendered from the database (misses), by route template.",
+    ["route"],
+)
 
 
 @dataclass(frozen=True)
@@ -171,14 +193,83 @@ class RedisStore:
     def set(self, key: str, entry: CachedResponse) -> None:
         self._call(lambda client: client.set(self._key(key), entry.encode(), ex=self.ttl))
 
+    def _lock_key(self, key: str) -> str:
+        return self.prefix + "rendering:" + hashlib.sha256(key.encode()).hexdigest()
+
+    def try_lock(self, key: str, token: str, seconds: float) -> bool | None:
+        """Take the render lock of `key`: True if taken, False if another holds it, None if
+        Redis cannot say (then nobody coordinates, and the caller renders)."""
+        milliseconds = max(1, int(seconds * 1000))
+        taken = self._call(
+            lambda client: bool(client.set(self._lock_key(key), token, nx=True, px=milliseconds))
+        )
+        return taken if isinstance(taken, bool) else None
+
+    def is_locked(self, key: str) -> bool:
+        """Whether someone holds the render lock of `key`; False when Redis cannot say."""
+        return bool(self._call(lambda client: client.exists(self._lock_key(key))))
+
+    def unlock(self, key: str, token: str) -> None:
+        """Release the lock only if it is still ours: after its expiry another may hold it."""
+        self._call(lambda client: client.eval(_UNLOCK_IF_OURS, 1, self._lock_key(key), token))
+
+
+# Compare-and-delete in one step, so a lock that expired and was taken by another is left alone.
+_UNLOCK_IF_OURS = """
+if redis.call("get", KEYS[1]) == ARGV[1] then
+    return redis.call("del", KEYS[1])
+end
+return 0
+"""
+
+
+@dataclass
+class _Render:
+    """One render in progress in this process; readers of the same key wait for `done`."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    entry: CachedResponse | None = None
+
+
+class RendersInProgress:
+    """At most one render per key in this process at a time."""
+
+    def __init__(self):
+        self._renders: dict[str, _Render] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, key: str) -> tuple[_Render, bool]:
+        """The render of `key`, and whether the caller has just started it (and must finish
+        it) rather than found it in progress."""
+        with self._lock:
+            render = self._renders.get(key)
+            if render is not None:
+                return render, False
+            render = self._renders[key] = _Render()
+            return render, True
+
+    def finish(self, key: str, render: _Render, entry: CachedResponse | None) -> None:
+        with self._lock:
+            del self._renders[key]
+        render.entry = entry
+        render.done.set()
+
 
 class ResponseCache:
     """This process's LRU in front of Redis (when configured); a disabled cache stores nothing."""
 
-    def __init__(self, redis_url: str | None = None, *, enabled: bool = True):
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        *,
+        enabled: bool = True,
+        rebuild_wait: float = REBUILD_WAIT_SECONDS,
+    ):
         self.enabled = enabled
+        self.rebuild_wait = rebuild_wait
         self.memory = MemoryStore()
         self.redis = RedisStore(redis_url) if redis_url and enabled else None
+        self.renders = RendersInProgress()
 
     def get(self, key: str) -> CachedResponse | None:
         if not self.enabled:
@@ -196,6 +287,69 @@ class ResponseCache:
         self.memory.set(key, entry)
         if self.redis is not None:
             self.redis.set(key, entry)
+
+    def get_or_render(
+        self, key: str, render: Callable[[], CachedResponse | None]
+    ) -> CachedResponse | None:
+        """The entry of `key`, rendered by at most one caller at a time (see the module's
+        docstring). `render` gives None for an answer that must not be stored (not a 200);
+        a caller that waited in vain renders itself, so this returns None only for such an
+        answer of its own."""
+        entry = self.get(key)
+        if entry is not None or not self.enabled:
+            return entry if entry is not None else render()
+        in_progress, started = self.renders.claim(key)
+        if not started:
+            in_progress.done.wait(self.rebuild_wait)
+            if in_progress.entry is not None:
+                return in_progress.entry
+            return self._render_and_store(key, render)  # too slow, or not a 200: our own
+        entry = None
+        try:
+            # Whoever rendered just before our claim has stored the entry by now.
+            entry = self.get(key) or self._render_once_across_processes(key, render)
+            return entry
+        finally:
+            self.renders.finish(key, in_progress, entry)
+
+    def _render_once_across_processes(
+        self, key: str, render: Callable[[], CachedResponse | None]
+    ) -> CachedResponse | None:
+        if self.redis is None:
+            return self._render_and_store(key, render)
+        token = secrets.token_hex(16)
+        taken = self.redis.try_lock(key, token, self.rebuild_wait)
+        if taken is None:  # Redis cannot coordinate: this process renders on its own
+            return self._render_and_store(key, render)
+        if not taken:
+            return self._wait_for_another_process(key) or self._render_and_store(key, render)
+        try:
+            # Another process may have stored the entry and unlocked just before our lock.
+            return self.get(key) or self._render_and_store(key, render)
+        finally:
+            self.redis.unlock(key, token)
+
+    def _wait_for_another_process(self, key: str) -> CachedResponse | None:
+        """The entry another process is rendering, once it is in Redis; None when it does not
+        come in time or the renderer gave up (its lock is gone)."""
+        deadline = time.monotonic() + self.rebuild_wait
+        while time.monotonic() < deadline:
+            time.sleep(REDIS_POLL_SECONDS)
+            entry = self.redis.get(key)
+            if entry is not None:
+                self.memory.set(key, entry)
+                return entry
+            if not self.redis.is_locked(key):
+                return self.redis.get(key)  # stored and unlocked between the two calls
+        return None
+
+    def _render_and_store(
+        self, key: str, render: Callable[[], CachedResponse | None]
+    ) -> CachedResponse | None:
+        entry = render()
+        if entry is not None:
+            self.set(key, entry)
+        return entry
 
 
 def init_response_cache(app: Flask) -> ResponseCache:
@@ -252,21 +406,23 @@ def cached_response(view: Callable) -> Callable:
             abort(400, message="This endpoint takes no query parameters.")
         cache: ResponseCache = current_app.extensions["catalog_response_cache"]
         version = _read_version()  # before any data is read
-        key = None
         # No query string: nothing to validate or order (the common case, kept cheap).
         query = canonical_query(schema) if schema is not None and request.query_string else ""
-        if version is not None and query is not None:
+        rendered: list[Response] = []
+
+        def render() -> CachedResponse | None:
+            RENDERS.labels(request.url_rule.rule).inc()
+            response = view(*args, **kwargs)
+            rendered.append(response)
+            return CachedResponse.of(response) if response.status_code == 200 else None
+
+        if version is None or query is None:
+            entry = render()  # nothing to key it by (or a 400 to come): render, never store
+        else:
             epoch, number = version
-            key = f"{epoch}:{number}:{request.path}?{query}"
-            entry = cache.get(key)
-            if entry is not None:
-                return _serve(entry, CACHE_CONTROL)
-        response = view(*args, **kwargs)
-        if response.status_code != 200:
-            return response
-        entry = CachedResponse.of(response)
-        if key is not None:
-            cache.set(key, entry)
+            entry = cache.get_or_render(f"{epoch}:{number}:{request.path}?{query}", render)
+        if entry is None:
+            return rendered[-1]  # not a 200: the view's own answer, as it made it
         return _serve(entry, CACHE_CONTROL)
 
     return cached

@@ -1,9 +1,11 @@
 """Fixtures of the catalog tests: a migrated database per backend, a session, an app, tokens,
 and a small catalog built through services.py."""
 
+import os
 from dataclasses import dataclass
 
 import pytest
+import redis
 from sqlalchemy import create_engine, update
 from sqlalchemy.orm import Session
 
@@ -14,6 +16,8 @@ from service_kit.permissions import ROLE_PERMISSIONS
 from tests.support.databases import clear_tables, migrated_database
 
 REFERENCE_TABLES = ("material_types", "catalog_version")
+
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 ADMIN = Principal(user_id=1, role="admin", permissions=frozenset(ROLE_PERMISSIONS["admin"]))
 
@@ -80,6 +84,27 @@ def app(app_config):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    client = redis.Redis.from_url(TEST_REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.skip(f"no Redis at TEST_REDIS_URL={TEST_REDIS_URL}")
+    finally:
+        client.close()
+    return TEST_REDIS_URL
+
+
+@pytest.fixture
+def redis_apps(app_config, redis_url):
+    """Two apps (two processes, as far as caching goes) sharing one Redis."""
+    apps = [create_app({**app_config, "REDIS_URL": redis_url}) for _ in range(2)]
+    yield apps
+    for app in apps:
+        app.extensions["database"].dispose()
 
 
 @dataclass

@@ -1,10 +1,8 @@
 """ETags, revalidation and the version-keyed response cache (in-process and Redis)."""
 
 import json
-import os
 import time
 
-import pytest
 import redis
 from sqlalchemy import create_engine, update
 
@@ -13,8 +11,6 @@ from catalog_service.cache import CachedResponse, MemoryStore, RedisStore
 from catalog_service.models import CatalogVersion, Course
 from tests.catalog_service.fake_users import FakeUsers, route_users
 from tests.support.processes import free_port
-
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def catalog_gets(catalog) -> list[str]:
@@ -248,27 +244,6 @@ def test_cached_response_round_trips():
 
 
 # --- Redis ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def redis_url():
-    client = redis.Redis.from_url(TEST_REDIS_URL, socket_timeout=1, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError:
-        pytest.skip(f"no Redis at TEST_REDIS_URL={TEST_REDIS_URL}")
-    finally:
-        client.close()
-    return TEST_REDIS_URL
-
-
-@pytest.fixture
-def redis_apps(app_config, redis_url):
-    """Two apps (two processes, as far as caching goes) sharing one Redis."""
-    apps = [create_app({**app_config, "REDIS_URL": redis_url}) for _ in range(2)]
-    yield apps
-    for app in apps:
-        app.extensions["database"].dispose()
 
 
 def test_redis_shares_answers_between_processes(redis_apps, database_url, catalog):
