@@ -16,7 +16,7 @@ help:
 	@echo "make lint   ruff check + format check;  make fmt  format the code"
 	@echo "make check-deploy  validate docker-compose.yml and the k8s overlays offline"
 	@echo "make newman        run the Postman collection against the running portal"
-	@echo "make bench         load benchmark -> bench/results.json (PostgreSQL + Redis, ~3 min)"
+	@echo "make bench         load benchmark -> bench/results.json (PostgreSQL + Redis, ~8 min)"
 	@echo "make clean  remove the virtualenv, local databases and caches"
 
 $(STAMP): pyproject.toml
@@ -74,7 +74,7 @@ postman: setup
 newman: setup
 	scripts/run-newman.sh
 
-# Load benchmark on PostgreSQL + Redis (installs wrk and nginx if missing; ~3 min).
+# Load benchmark on PostgreSQL + Redis (installs wrk and nginx if missing; ~8 min).
 bench: setup
 	$(PY) -m bench $(BENCH_ARGS)
 

@@ -2,6 +2,7 @@
 search at two sizes, and a large file sent up and down through the gateway and directly."""
 
 import hashlib
+import os
 import random
 import statistics
 import time
@@ -205,6 +206,21 @@ def process_tree_status(master_pid: int, field: str) -> int:
             if line.startswith(field):
                 total += int(line.split()[1])
     return total
+
+
+def process_tree_cpu_seconds(master_pid: int) -> float:
+    """CPU time (user + system) used so far by a gunicorn master and its workers, seconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in [master_pid, *_children(master_pid)]:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except FileNotFoundError:  # a worker that just exited
+            continue
+        # After "pid (name)": state is the first field, utime and stime the 12th and 13th.
+        fields = stat.rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def _children(pid: int) -> list[int]:

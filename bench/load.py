@@ -42,6 +42,11 @@ class Measurement:
     def errors(self) -> int:
         return sum(self.error_kinds.values())
 
+    @property
+    def samples(self) -> int:
+        """Latencies in the histogram: what a percentile is taken over."""
+        return sum(self.histogram.values())
+
     def percentile_ms(self, percent: float) -> float:
         """The smallest latency with at least `percent` % of the responses at or below it."""
         total = sum(self.histogram.values())
@@ -64,6 +69,18 @@ class Measurement:
         self.seconds += other.seconds
         self.histogram.update(other.histogram)
         self.error_kinds.update(other.error_kinds)
+
+    def record(self, seconds: float) -> None:
+        """One latency measured in this process (not by wrk), in the same µs buckets."""
+        self.histogram[round(seconds * 1e6)] += 1
+
+
+def merged(measurements: list[Measurement]) -> Measurement:
+    """The rounds of one scenario as one measurement: exact percentiles over every sample."""
+    total = Measurement()
+    for measurement in measurements:
+        total.add(measurement)
+    return total
 
 
 def lua_string(value: str) -> str:

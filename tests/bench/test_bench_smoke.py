@@ -7,15 +7,29 @@ import re
 from collections import Counter
 
 import pytest
+import requests
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from assistant_service import chunking
-from bench import assistant, course_text, data, load, plans, run, servers
+from bench import (
+    assistant,
+    classroom,
+    content,
+    course_text,
+    data,
+    load,
+    plans,
+    rebuilds,
+    run,
+    servers,
+    tokens,
+    tools,
+)
 from catalog_service import services
 from catalog_service.models import Course, CourseTeacher, Material
 from favorites_service.models import UserCourse
-from tests.support.databases import migrated_database
+from tests.support.databases import database_backends, migrated_database
 
 TINY = data.Scale(courses=40, users=7, favorites_per_user=3)
 
@@ -150,6 +164,7 @@ def test_runs_merge_into_exact_percentiles_and_rates():
 
     first.add(second)
 
+    assert first.samples == 200
     assert first.rps == 50.0
     assert first.percentile_ms(50) == 2.0
     assert first.percentile_ms(99) == 2.0
@@ -194,18 +209,20 @@ def test_overrides_replace_only_the_options_they_name():
     assert result == ["-c", "conf.py", "--threads", "4", "--no-control-socket", "--workers", "3"]
 
 
-def row(scenario, via="direct", concurrency=16, rps=100.0, p50=1.0, p99=2.0, errors=0):
-    return run.Row(scenario, via, concurrency, rps, p50, p99, errors)
+def row(scenario, via="direct", concurrency=16, rps=100.0, p50=1.0, p99=2.0, errors=0, rounds=()):
+    rounds = [run.RoundFigures(*figures, 1000) for figures in rounds]
+    return run.Row(scenario, via, concurrency, rps, p50, p99, errors, 5000, rounds)
 
 
 def test_summary_compares_the_right_rows_and_judges_the_targets():
     rows = [
         row("course", "direct", 1, p50=2.0),
-        row("course", "gateway", 1, p50=2.5),
+        row("course", "gateway", 1, p50=2.4),
         row("course", "nginx", 1, p50=2.2),
         row("course", "direct", 16, rps=1000),
-        row("course", "gateway", 16, rps=800),
+        row("course", "gateway", 16, rps=800, p50=10.0),
         row("course", "nginx", 16, rps=1000),
+        row("favorites_list", "gateway", 16, rps=400, p50=25.0),
         row("courses_list", rps=600),
         row("courses_list_uncached", rps=100),
         row("courses_list_304", rps=1500),
@@ -216,18 +233,72 @@ def test_summary_compares_the_right_rows_and_judges_the_targets():
     summary = run.summarize(rows)
 
     assert summary["gateway_vs_nginx_rps"] == 0.8
-    assert summary["gateway_added_p50_ms"] == 0.5
+    assert summary["gateway_added_p50_ms"] == 0.4
     assert summary["gateway_vs_direct_rps"] == 0.8
+    assert summary["sider_vs_course_rps"] == 0.5
+    assert summary["sider_vs_course_p50"] == 2.5
     assert summary["cache_speedup"] == 6.0
     assert summary["revalidate_speedup"] == 2.5
     assert summary["search_growth_p99"] == 4.0
     assert summary["search_200k_p99_ms"] == 40.0
     assert summary["errors"] == 2
     targets = summary["targets"]
-    assert targets["gateway_vs_nginx_rps"]["met"]
+    assert not targets["gateway_vs_nginx_rps"]["met"]
+    assert targets["gateway_added_p50_ms"]["verdict"] == "met on every round"  # its one round
+    assert not targets["sider_vs_course_rps"]["met"]
+    assert targets["search_200k_p99_ms"]["met"]
     assert not targets["search_growth_p99"]["met"]
+    assert targets["rebuild_p99_vs_warm"]["verdict"] == "missed"  # not measured: no figure
     assert not targets["errors"]["met"]
     assert summary["all_targets_met"] is False
+
+
+def test_ratios_are_medians_of_the_rounds_and_p99s_come_from_the_merged_rounds():
+    # (rps, p50, p99) per round; the third round was disturbed.
+    gateway = [(900, 1.4, 5.0), (880, 1.5, 6.0), (500, 3.0, 30.0), (910, 1.4, 5.0), (890, 1.5, 5)]
+    nginx = [(1000, 1.0, 4.0), (1000, 1.1, 4.0), (1000, 1.0, 4.0), (1000, 1.0, 4.0), (1000, 1, 4)]
+    rows = [
+        row("course", "gateway", 16, rps=816, rounds=gateway),
+        row("course", "nginx", 16, rps=1000, rounds=nginx),
+        row("search", "direct", 1, p99=10.0, rounds=[(0, 0, 10.0)] * 5),
+        row("search_200k", "direct", 1, p99=39.0,
+            rounds=[(0, 0, 20.0), (0, 0, 25.0), (0, 0, 41.0), (0, 0, 28.0), (0, 0, 31.0)]),
+    ]  # fmt: skip
+
+    summary = run.summarize(rows)
+
+    assert summary["gateway_vs_nginx_rps"] == 0.89  # the median round, not 816 / 1000
+    assert summary["spread"]["gateway_vs_nginx_rps"]["min"] == 0.5
+    assert summary["spread"]["gateway_vs_nginx_rps"]["max"] == 0.91
+    target = summary["targets"]["gateway_vs_nginx_rps"]
+    assert (target["met"], target["every_round"]) == (True, False)
+    assert target["verdict"] == "met on the median only"
+    assert summary["search_growth_p99"] == 2.8
+    assert summary["targets"]["search_growth_p99"]["verdict"] == "met on the median only"
+    p99 = summary["targets"]["search_200k_p99_ms"]
+    assert (p99["value"], p99["min"], p99["max"]) == (39.0, 20.0, 41.0)
+    assert p99["verdict"] == "met on the merged p99 only"
+    table = run.format_table(rows, summary)
+    assert "0.5-0.91" in table
+    assert "met on the median only" in table
+
+
+def test_rounds_of_a_scenario_become_one_row_with_each_round_kept():
+    rounds = [
+        load.Measurement(1000, 1.0, Counter({1000: 980, 9000: 20}), Counter()),
+        load.Measurement(500, 1.0, Counter({2000: 500}), Counter({"status": 1})),
+    ]
+
+    merged = run.row_of_rounds("course", "gateway", 16, rounds)
+
+    assert merged.rps == 750.0
+    assert merged.samples == 1500
+    assert merged.p99_ms == 9.0
+    assert merged.errors == 1
+    assert [r.p99_ms for r in merged.rounds] == [9.0, 2.0]
+    described = merged.as_json()
+    assert described["p99_from_few_samples"] is True  # 1,500 < 3,000
+    assert len(described["rounds"]) == 2
 
 
 def test_summary_judges_the_assistant_figures():
@@ -406,3 +477,123 @@ def test_streams_held_through_the_gateway_are_all_open_at_once(assistant_stack):
     for name in watched:  # threads are started as the streams come, not kept idle in advance
         peak, idle = figures["processes_peak"][name], figures["processes_idle"][name]
         assert peak["threads"] > idle["threads"]
+
+
+# --- cache rebuilds and the classroom burst on real processes ----------------------------------
+
+CLASS_SIZE = 5
+
+
+@pytest.fixture(scope="module")
+def portal_stack(database_backend, tmp_path_factory):
+    """Auth (signing with a key of its own, throttle counts in its database), the catalog, the
+    favourites and the gateway under gunicorn with their Procfile options; a tiny catalog, the
+    favourites of its users, and CLASS_SIZE students (users 1..CLASS_SIZE) who can log in.
+    Runs on one backend: PostgreSQL when the run has it, else SQLite."""
+    if database_backend == "sqlite" and "postgresql" in database_backends():
+        pytest.skip("the portal's scenarios run once, on PostgreSQL")
+    directory = tmp_path_factory.mktemp("bench-portal")
+    logs = directory / "logs"
+    logs.mkdir()
+    with (
+        migrated_database("catalog_service", database_backend, directory) as catalog_url,
+        migrated_database("favorites_service", database_backend, directory) as favorites_url,
+        migrated_database("auth_service", database_backend, directory) as auth_url,
+    ):
+        catalog_data = data.load_catalog(catalog_url, TINY)
+        data.load_favorites(favorites_url, TINY, catalog_data.active_course_ids)
+        emails = classroom.create_students(auth_url, CLASS_SIZE)
+        key_file = directory / "jwt-private.pem"
+        private_key = tokens.write_private_key(key_file)
+        processes: dict = {}
+        try:
+            auth = servers.Service(
+                "auth", "auth_service:create_app()",
+                {"DATABASE_URL": auth_url, "REDIS_URL": "", "JWT_PRIVATE_KEY_FILE": str(key_file)},
+                logs,
+            )  # fmt: skip
+            processes["auth"] = auth.launch()
+            jwks = {"AUTH_JWKS_URL": f"{auth.url}/.well-known/jwks.json", "AUTH_URL": auth.url}
+            catalog = servers.Service(
+                "catalog", "catalog_service:create_app()",
+                {"DATABASE_URL": catalog_url, "REDIS_URL": "", **jwks}, logs,
+            )  # fmt: skip
+            favorites = servers.Service(
+                "favorites", "favorites_service:create_app()",
+                {"DATABASE_URL": favorites_url, "CATALOG_URL": catalog.url, **jwks}, logs,
+            )  # fmt: skip
+            gateway = servers.Service(
+                "gateway", "gateway:create_app()",
+                {"CATALOG_URL": catalog.url, "FAVORITES_URL": favorites.url, **jwks}, logs,
+            )  # fmt: skip
+            for process in (catalog, favorites, gateway):
+                processes[process.name] = process.launch()
+            for process in processes.values():
+                process.wait_ready(60)
+            yield {"processes": processes, "emails": emails, "catalog": catalog_data,
+                   "private_key": private_key}  # fmt: skip
+        finally:
+            run.stop_processes(processes)
+
+
+def test_a_class_logs_in_from_one_address_and_loads_its_page(portal_stack):
+    processes = portal_stack["processes"]
+
+    figures = classroom.measure_classroom(
+        processes["gateway"].url, portal_stack["emails"], seconds=2.0,
+        auth_pid=processes["auth"].process.pid,
+    )  # fmt: skip
+
+    assert figures["error_examples"] == []
+    assert (figures["errors"], figures["throttled"]) == (0, 0)
+    assert figures["login"].samples == figures["page"].samples == CLASS_SIZE
+    for measured in figures["by_path"].values():
+        assert measured.samples == CLASS_SIZE
+    assert figures["auth_cpu_ms_per_login"] > 0
+    assert figures["logins_per_second_per_core"] > 0
+    figures["password_verify"] = classroom.measure_password_verify(samples=3)
+    assert figures["password_verify"]["median_ms"] > 0
+    rows = run.classroom_rows(figures)
+    assert [r.scenario for r in rows[:2]] == ["classroom_login", "classroom_page"]
+    summary = run.summarize(rows, classroom_figures=figures)
+    assert summary["targets"]["classroom_errors"]["met"]
+    assert summary["classroom_page_p99_ms"] > 0
+
+
+def test_cache_rebuilds_count_writes_and_renders_per_version(portal_stack, tmp_path):
+    wrk = tools.which("wrk")
+    if wrk is None:
+        pytest.skip("wrk is not installed (make bench installs it)")
+    catalog_url = portal_stack["processes"]["catalog"].url
+    course_id = portal_stack["catalog"].active_course_ids[0]
+    name = requests.get(f"{catalog_url}/api/courses/{course_id}", timeout=10).json()["name"]
+    template = requests.post(
+        f"{portal_stack['processes']['auth'].url}/api/auth/login",
+        json={"email": portal_stack["emails"][0], "password": classroom.PASSWORD},
+        timeout=30,
+    ).json()["access_token"]
+    minter = tokens.TokenMinter(portal_stack["private_key"], template)
+    script = load.write_script(tmp_path / "list.lua", [load.Request("GET", "/api/courses")])
+
+    figures = rebuilds.measure_cache_rebuilds(
+        wrk, catalog_url, script, admin_token=content.file_token(minter, 900),
+        course_id=course_id, rounds=2, warm_seconds=1, write_seconds=2, connections=4,
+    )  # fmt: skip
+
+    assert figures["write_failures"] == []
+    # One a second, from half a second in: two in each 2 s phase (one, if the machine is slow).
+    assert all(writes in (1, 2) for writes in figures["writes_per_round"])
+    assert figures["total_writes"] == sum(figures["writes_per_round"])
+    assert len(figures["warm"]) == len(figures["writes"]) == 2
+    assert all(m.errors == 0 and m.samples > 0 for m in figures["warm"] + figures["writes"])
+    # The catalog counts its renders; until it does, the figure says so instead of guessing.
+    if figures["renders_counter"] == rebuilds.RENDERS_METRIC:
+        assert figures["renders_per_version"] > 0
+    else:
+        assert figures["renders_per_version"] is None
+    assert requests.get(f"{catalog_url}/api/courses/{course_id}", timeout=10).json()["name"] == (
+        name
+    )
+    summary = run.summarize(run.rebuild_rows(figures), rebuild_figures=figures)
+    assert summary["targets"]["rebuild_p99_vs_warm"]["value"] > 0
+    assert len(summary["spread"]["rebuild_p99_vs_warm"]["rounds"]) == 2
