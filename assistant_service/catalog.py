@@ -66,13 +66,7 @@ class Catalog:
 
     def find_course(self, name: str) -> Course | None:
         """The active course called exactly `name`, if any."""
-        response = self.client.request("GET", "/api/courses")
-        if response.status_code != 200:
-            raise UpstreamUnavailable(f"The catalog service answered {response.status_code}.")
-        try:
-            listed = _list(response.json())
-        except ValueError as error:
-            raise UpstreamUnavailable("The catalog service sent invalid JSON.") from error
+        listed = self.client.get_json("/api/courses", expect=list)
         for item in map(_object, listed):
             if item.get("name") == name:
                 return self.course(_integer(item.get("id")))
@@ -107,12 +101,7 @@ class Catalog:
         return self._json(response)
 
     def _json(self, response) -> dict[str, Any]:
-        if response.status_code != 200:
-            raise UpstreamUnavailable(f"The catalog service answered {response.status_code}.")
-        try:
-            return _object(response.json())
-        except ValueError as error:
-            raise UpstreamUnavailable("The catalog service sent invalid JSON.") from error
+        return self.client.json_of(response, expect=dict)
 
 
 def _unexpected() -> UpstreamUnavailable:

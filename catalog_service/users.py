@@ -44,12 +44,7 @@ class AuthUsers:
             raise Unauthorized("The auth service did not accept your token.")
         if response.status_code == 403:
             raise Forbidden("You may not look up users (users:admin is needed).")
-        if response.status_code != 200:
-            raise UpstreamUnavailable(f"The auth service answered {response.status_code}.")
-        try:
-            body = response.json()
-        except ValueError as error:
-            raise UpstreamUnavailable("The auth service sent invalid JSON.") from error
+        body = self.client.json_of(response)
         if not (
             isinstance(body, dict)
             and body.get("id") == user_id

@@ -118,14 +118,7 @@ class CourseDirectory:
         if response.status_code == 304 and self._courses is not None:
             self._checked = asked_at
             return self._courses
-        if response.status_code != 200:
-            raise UpstreamUnavailable(f"The catalog service answered {response.status_code}.")
-        try:
-            body = response.json()
-        except ValueError as error:
-            raise UpstreamUnavailable("The catalog service sent invalid JSON.") from error
-        if not isinstance(body, list):
-            raise UpstreamUnavailable("The catalog service sent an unexpected document.")
+        body = self.client.json_of(response, expect=list)
         courses = {course["id"]: course for course in map(_course_summary, body)}
         self._courses, self._etag = courses, response.headers.get("ETag")
         self._checked = asked_at

@@ -65,7 +65,12 @@ class ServiceClient:
 
     def get_json(self, path: str, *, expect: type = object, **kwargs) -> Any:
         """GET a JSON document; anything but a 200 with a body of type `expect` is a failure."""
-        response = self.request("GET", path, **kwargs)
+        return self.json_of(self.request("GET", path, **kwargs), expect=expect)
+
+    def json_of(self, response: requests.Response, *, expect: type = object) -> Any:
+        """The JSON document of an answer the caller has already checked for the statuses it
+        handles itself (404, 304, ...): anything but a 200 with a body of type `expect` is
+        `UpstreamUnavailable`."""
         if response.status_code != 200:
             raise UpstreamUnavailable(
                 f"The {self.name} service answered {response.status_code}.",
