@@ -306,8 +306,9 @@ class ResponseCache:
             return self._render_and_store(key, render)  # too slow, or not a 200: our own
         entry = None
         try:
-            # Whoever rendered just before our claim has stored the entry by now.
-            entry = self.get(key) or self._render_once_across_processes(key, render)
+            # Whoever in this process rendered just before our claim has stored the entry in
+            # memory by now; another process's render is looked for under the Redis lock.
+            entry = self.memory.get(key) or self._render_once_across_processes(key, render)
             return entry
         finally:
             self.renders.finish(key, in_progress, entry)
