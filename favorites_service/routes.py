@@ -5,6 +5,7 @@ from flask.views import MethodView
 from service_kit import get_session
 from service_kit.api import Blueprint
 from service_kit.auth import current_principal, require_auth, require_permission
+from service_kit.db import get_database
 from service_kit.permissions import FAVORITES_WRITE
 
 from . import services
@@ -48,7 +49,7 @@ class Favorites(MethodView):
     def get(self):
         """List the caller's favourite courses in their saved order."""
         user_id = current_principal().user_id
-        return _sider_response(services.list_favorites(get_session(), get_catalog(), user_id))
+        return _sider_response(services.list_favorites(get_database(), get_catalog(), user_id))
 
     @require_permission(FAVORITES_WRITE)
     @blp.arguments(FavoriteCreateSchema)
@@ -84,4 +85,4 @@ class FavoriteOrder(MethodView):
         """Save a new order of the caller's favourites; answers with the reordered list."""
         user_id = current_principal().user_id
         services.reorder_favorites(get_session(), user_id, body["course_ids"])
-        return _sider_response(services.list_favorites(get_session(), get_catalog(), user_id))
+        return _sider_response(services.list_favorites(get_database(), get_catalog(), user_id))

@@ -6,15 +6,16 @@ touches that user's rows only.
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Connection, Row, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from service_kit import Conflict, InvalidInput, NotFound, UpstreamUnavailable
-from service_kit.db import utcnow
+from service_kit.db import Database, utcnow
 
 from .catalog import Catalog, CourseSummary
 from .models import UserCourse
@@ -47,16 +48,11 @@ class Sider:
     catalog_available: bool
 
 
-def list_favorites(session: Session, catalog: Catalog, user_id: int) -> Sider:
+def list_favorites(database: Database, catalog: Catalog, user_id: int) -> Sider:
     """The user's favourites in their saved order, with course details when the catalog answers."""
-    entries = session.scalars(
-        select(UserCourse)
-        .where(UserCourse.user_id == user_id)
-        .order_by(UserCourse.position, UserCourse.id)
-    ).all()
-    # End the read before asking the catalog: that may take seconds and must not hold a pooled
-    # database connection meanwhile.
-    session.commit()
+    # The Sider is read on every page: one autocommit read of three columns, on the pool without
+    # the pre-ping round trip, and no connection held while the catalog may be asked.
+    entries = database.read(lambda connection: saved_favorites(connection, user_id))
     try:
         courses = catalog.listed_courses([entry.course_id for entry in entries])
     except UpstreamUnavailable as error:
@@ -67,6 +63,15 @@ def list_favorites(session: Session, catalog: Catalog, user_id: int) -> Sider:
         for entry in entries
     ]
     return Sider(favorites, True)
+
+
+def saved_favorites(connection: Connection, user_id: int) -> Sequence[Row]:
+    """The user's stored favourites (course_id, added_at, position) in their saved order."""
+    return connection.execute(
+        select(UserCourse.course_id, UserCourse.added_at, UserCourse.position)
+        .where(UserCourse.user_id == user_id)
+        .order_by(UserCourse.position, UserCourse.id)
+    ).all()
 
 
 def add_favorite(
@@ -175,7 +180,9 @@ def _entry(session: Session, user_id: int, course_id: int) -> UserCourse | None:
     )
 
 
-def _favorite(entry: UserCourse, course: CourseSummary | None, available: bool | None) -> Favorite:
+def _favorite(
+    entry: UserCourse | Row, course: CourseSummary | None, available: bool | None
+) -> Favorite:
     return Favorite(entry.course_id, entry.added_at, entry.position, course, available)
 
 
