@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, delete, func, select, text, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -65,13 +65,17 @@ def list_favorites(database: Database, catalog: Catalog, user_id: int) -> Sider:
     return Sider(favorites, True)
 
 
+# Built once: the Sider is read on every page, and building the statement cost a tenth of a read.
+_SAVED_FAVORITES = (
+    select(UserCourse.course_id, UserCourse.added_at, UserCourse.position)
+    .where(UserCourse.user_id == bindparam("user_id"))
+    .order_by(UserCourse.position, UserCourse.id)
+)
+
+
 def saved_favorites(connection: Connection, user_id: int) -> Sequence[Row]:
     """The user's stored favourites (course_id, added_at, position) in their saved order."""
-    return connection.execute(
-        select(UserCourse.course_id, UserCourse.added_at, UserCourse.position)
-        .where(UserCourse.user_id == user_id)
-        .order_by(UserCourse.position, UserCourse.id)
-    ).all()
+    return connection.execute(_SAVED_FAVORITES, {"user_id": user_id}).all()
 
 
 def add_favorite(

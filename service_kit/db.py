@@ -49,11 +49,14 @@ class Database:
         if self._read_engine is None:
             with self._lock:
                 if self._read_engine is None:
-                    self._read_engine = make_engine(self.url, pre_ping=False)
+                    # Autocommit from the start: switching a pooled connection to it and back
+                    # on every read cost more than the read's own statement.
+                    self._read_engine = make_engine(
+                        self.url, pre_ping=False, isolation_level="AUTOCOMMIT"
+                    )
         for attempt in (1, 2):
             try:
                 with self._read_engine.connect() as connection:
-                    connection = connection.execution_options(isolation_level="AUTOCOMMIT")
                     return query(connection)
             except DBAPIError as error:
                 if attempt == 2 or not error.connection_invalidated:
@@ -75,9 +78,10 @@ class Database:
                 engine.dispose()
 
 
-def make_engine(url: str, *, pre_ping: bool = True) -> Engine:
+def make_engine(url: str, *, pre_ping: bool = True, isolation_level: str | None = None) -> Engine:
+    options = {"isolation_level": isolation_level} if isolation_level else {}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 15})
+        engine = create_engine(url, connect_args={"timeout": 15}, **options)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(
@@ -87,6 +91,7 @@ def make_engine(url: str, *, pre_ping: bool = True) -> Engine:
         max_overflow=10,
         pool_recycle=1800,
         connect_args={"connect_timeout": 5},
+        **options,
     )
 
 
