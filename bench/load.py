@@ -33,6 +33,8 @@ class Measurement:
     seconds: float = 0.0
     histogram: Counter = field(default_factory=Counter)  # latency in µs -> responses
     error_kinds: Counter = field(default_factory=Counter)
+    # CPU seconds spent by each process on the path during the runs (bench/cpu.py), when metered.
+    cpu_seconds: Counter = field(default_factory=Counter)
 
     @property
     def rps(self) -> float:
@@ -69,6 +71,7 @@ class Measurement:
         self.seconds += other.seconds
         self.histogram.update(other.histogram)
         self.error_kinds.update(other.error_kinds)
+        self.cpu_seconds.update(other.cpu_seconds)
 
     def record(self, seconds: float) -> None:
         """One latency measured in this process (not by wrk), in the same µs buckets."""

@@ -34,7 +34,19 @@ import requests
 from service_kit.config import REPO_ROOT
 from service_kit.migrations import upgrade
 
-from . import assistant, classroom, content, data, load, plans, rebuilds, servers, tokens, tools
+from . import (
+    assistant,
+    classroom,
+    content,
+    cpu,
+    data,
+    load,
+    plans,
+    rebuilds,
+    servers,
+    tokens,
+    tools,
+)
 
 BENCH_DIR = REPO_ROOT / "bench"
 WORK_DIR = BENCH_DIR / "work"  # git-ignored: logs, Lua scripts, nginx prefix, key
@@ -105,6 +117,7 @@ ASSISTANT_PROCESSES = ("auth", "catalog", "provider", "assistant", "gateway")
 P99_MIN_SAMPLES = 3_000
 DEFAULT_ROUNDS = 5
 # The cache rebuilds: per round, seconds of readers with the cache warm and with writes going on.
+COURSE_ROUND_SECONDS = 3
 REBUILD_WARM_SECONDS = 2
 REBUILD_WRITE_SECONDS = 4
 
@@ -158,6 +171,7 @@ class Row:
     errors: int
     samples: int = 0  # latencies the percentiles are taken over
     rounds: list[RoundFigures] = field(default_factory=list)  # alternating rounds, in order
+    cpu_ms_per_request: dict[str, float] = field(default_factory=dict)  # by process, metered
 
     def round_figures(self) -> list[RoundFigures]:
         """The row's rounds; a row measured in one go is its own single round."""
@@ -176,6 +190,8 @@ class Row:
         }
         if self.samples < P99_MIN_SAMPLES:
             answer["p99_from_few_samples"] = True
+        if self.cpu_ms_per_request:
+            answer["cpu_ms_per_request"] = self.cpu_ms_per_request
         if len(self.rounds) > 1:
             answer["rounds"] = [figures.as_json() for figures in self.rounds]
         return answer
@@ -313,8 +329,10 @@ def start_processes(
         logs,
     )
     nginx = servers.Nginx(catalog.port, WORK_DIR / "nginx")
+    floor = servers.Service("gunicorn_floor", "bench.floor:app", {}, logs,
+                            settings_of="gateway:create_app()")  # fmt: skip
     started = [catalog, catalog_uncached, catalog_200k, *fts.values(), favorites,
-               assistant_service, gateway, nginx]  # fmt: skip
+               assistant_service, gateway, nginx, floor]  # fmt: skip
     for process in started:
         processes[process.name] = process.launch()
     for process in started:
@@ -379,19 +397,24 @@ def build_scenarios(processes: dict, catalog: data.Catalog, minter, users: int) 
     full_list = [get("/api/courses")]
     listing, pairs = favorite_requests(minter, users, course_ids)
     materials = [get(f"/api/courses/{course_id}/materials") for course_id in course_ids]
-    # Seconds per round: 2 s of `course` is 1,200+ requests at one connection (5 rounds: 6,000),
-    # and the Sider at 16 (a few hundred a second) needs 2 s to pass 3,000 over 5 rounds.
+    # Seconds per round: 3 s of `course` is 1,200+ requests at one connection (5 rounds: 6,000+),
+    # and the Sider at 16 (a few hundred a second) passes 3,000 over 5 rounds. Shorter rounds
+    # let the few seconds a keep-alive connection pins to one worker decide a round.
     scenarios = []
     for concurrency in (1, 16):
         group = f"course-c{concurrency}"
         for via, url in (("direct", direct), ("gateway", gateway), ("nginx", nginx)):
             scenarios.append(Scenario("course", via, concurrency, url, course_paths, group=group,
-                                      round_seconds=2))  # fmt: skip
-    # The Sider is compared with one course through the gateway, in the same rounds.
-    scenarios.append(
+                                      round_seconds=COURSE_ROUND_SECONDS))  # fmt: skip
+    # The Sider is compared with one course through the gateway, in the same rounds; and
+    # gunicorn with the gateway's settings answering a fixed body, the least a request through
+    # the gateway can cost.
+    scenarios += [
         Scenario("favorites_list", "gateway", 16, gateway, listing, group="course-c16",
-                 round_seconds=2)
-    )  # fmt: skip
+                 round_seconds=COURSE_ROUND_SECONDS),
+        Scenario("gunicorn_floor", "direct", 16, processes["gunicorn_floor"].url,
+                 course_paths, group="course-c16", round_seconds=COURSE_ROUND_SECONDS),
+    ]  # fmt: skip
     scenarios += [
         Scenario("courses_list", "direct", 16, direct, full_list, group="list"),
         Scenario("courses_list_uncached", "direct", 16, uncached, full_list, group="list"),
@@ -536,6 +559,7 @@ def run_group(
     rounds: int,
     script_dir: Path,
     time_scale: float = 1.0,
+    meter: cpu.CpuMeter | None = None,
 ) -> dict[str, list[load.Measurement]]:
     """Warm every member up, then run them in turns: `rounds` rounds of each member's
     `round_seconds`, the order reversed every other round; a lone scenario runs once, for all
@@ -551,13 +575,13 @@ def run_group(
     if len(members) == 1:
         scenario = members[0]
         seconds = scaled(scenario.round_seconds * rounds, time_scale)
-        return {scenario.label: [run_once(wrk, scenario, scripts[scenario.label], seconds)]}
+        return {scenario.label: [run_once(wrk, scenario, scripts[scenario.label], seconds, meter)]}
     measured: dict[str, list[load.Measurement]] = {scenario.label: [] for scenario in members}
     for number in range(rounds):
         for scenario in members if number % 2 == 0 else reversed(members):
             seconds = scaled(scenario.round_seconds, time_scale)
             measured[scenario.label].append(
-                run_once(wrk, scenario, scripts[scenario.label], seconds)
+                run_once(wrk, scenario, scripts[scenario.label], seconds, meter)
             )
     return measured
 
@@ -567,17 +591,24 @@ def scaled(seconds: float, time_scale: float) -> int:
     return max(1, round(seconds * time_scale))
 
 
-def run_once(wrk: str, scenario: Scenario, script: Path, seconds: float) -> load.Measurement:
+def run_once(
+    wrk: str, scenario: Scenario, script: Path, seconds: float, meter: cpu.CpuMeter | None = None
+) -> load.Measurement:
+    before = meter.read() if meter else None
     measured = load.run_wrk(
         wrk, scenario.base_url, script, connections=scenario.concurrency, seconds=seconds
     )
+    if meter and before is not None:
+        measured.cpu_seconds = cpu.CpuMeter.spent(before, meter.read())
     # Requests still in flight when wrk stops keep the server busy; a slow scenario (the list
     # rendered afresh) would otherwise take CPU from the next one's first second.
     time.sleep(min(measured.max_ms / 1000, 3.0) if measured.max_ms > 100 else 0)
     return measured
 
 
-def measure(scenarios: list[Scenario], args, wrk: str, clock: Stopwatch) -> list[Row]:
+def measure(
+    scenarios: list[Scenario], args, wrk: str, clock: Stopwatch, meter: cpu.CpuMeter | None = None
+) -> list[Row]:
     """Run the chosen scenarios group by group; rows in the order the scenarios were built."""
     only = {name.strip() for name in args.only.split(",") if name.strip()}
     chosen = [scenario for scenario in scenarios if not only or scenario.name in only]
@@ -587,7 +618,7 @@ def measure(scenarios: list[Scenario], args, wrk: str, clock: Stopwatch) -> list
     measured: dict[str, list[load.Measurement]] = {}
     for members in groups.values():
         results = run_group(wrk, members, args.warmup, args.rounds, WORK_DIR / "lua",
-                            args.time_scale)  # fmt: skip
+                            args.time_scale, meter)  # fmt: skip
         measured.update(results)
         for scenario in members:
             clock.say(f"{scenario.label}: {describe(load.merged(results[scenario.label]))}")
@@ -685,6 +716,7 @@ def row_of_measurement(name: str, via: str, concurrency: int, measured: load.Mea
         measured.percentile_ms(99),
         measured.errors,
         measured.samples,
+        cpu_ms_per_request=cpu.per_request_ms(measured.cpu_seconds, measured.requests),
     )
 
 
@@ -763,6 +795,7 @@ def summarize(
                 difference_of("p50_ms"))  # fmt: skip
     over_rounds("gateway_vs_direct_rps", course["gateway", 16], course["direct", 16],
                 ratio_of("rps"))  # fmt: skip
+    cpu_figures(course["gateway", 16], course["nginx", 16], find("gunicorn_floor"), single)
     sider = find("favorites_list", "gateway")
     over_rounds("sider_vs_course_rps", sider, course["gateway", 16], ratio_of("rps"))
     over_rounds("sider_vs_course_p50", sider, course["gateway", 16], ratio_of("p50_ms"))
@@ -825,6 +858,33 @@ def summarize(
     summary["targets"] = judge_targets(summary, figures)
     summary["all_targets_met"] = all(t["met"] for t in summary["targets"].values())
     return summary
+
+
+def cpu_figures(gateway: Row | None, nginx: Row | None, floor: Row | None, single) -> None:
+    """Where a request's CPU goes through the gateway and through nginx (`course`, 16
+    connections), the least gunicorn with the gateway's settings costs, and what the gateway
+    could spend for the gateway/nginx target with everything else on its path as measured.
+
+    On two busy cores rps is about the cores divided by the path's CPU per request, so the
+    gateway meets `gateway_vs_nginx_rps` when its own CPU per request stays within
+    (the nginx path's CPU) / target - (the rest of the gateway path's CPU)."""
+    if gateway is None or nginx is None or not gateway.cpu_ms_per_request:
+        return
+    gateway_cpu, nginx_cpu = gateway.cpu_ms_per_request, nginx.cpu_ms_per_request
+    single("gateway_cpu_ms_per_request", gateway_cpu.get("gateway"))
+    single("nginx_cpu_ms_per_request", nginx_cpu.get("nginx"))
+    single("catalog_cpu_ms_per_request_via_nginx", nginx_cpu.get("catalog"))
+    single("catalog_cpu_ms_per_request_via_gateway", gateway_cpu.get("catalog"))
+    single("wrk_cpu_ms_per_request", nginx_cpu.get(cpu.WRK))
+    if floor is not None:
+        single("gunicorn_floor_cpu_ms_per_request", floor.cpu_ms_per_request.get("gunicorn_floor"))
+    rest_of_gateway_path = sum(gateway_cpu.values()) - gateway_cpu.get("gateway", 0.0)
+    target = TARGETS["gateway_vs_nginx_rps"][1]
+    single("gateway_cpu_budget_ms_per_request", sum(nginx_cpu.values()) / target
+           - rest_of_gateway_path)  # fmt: skip
+    for name, row in (("gateway", gateway), ("nginx", nginx)):
+        busy = sum(row.cpu_ms_per_request.values()) * row.rps / 1000
+        single(f"cores_busy_course_via_{name}", busy)
 
 
 def meets(value, comparison: str, threshold: float) -> bool:
@@ -974,7 +1034,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{len(scenarios)} scenarios (+{args.warmup:g} s warm-up each), compared ones in "
             f"{args.rounds} alternating rounds, time scale {args.time_scale:g}"
         )
-        rows = measure(scenarios, args, programs["wrk"], clock)
+        meter = cpu.CpuMeter({name: process.process.pid for name, process in processes.items()
+                              if getattr(process, "process", None)})  # fmt: skip
+        rows = measure(scenarios, args, programs["wrk"], clock, meter)
         rebuild_figures = classroom_figures = None
         if wanted(args.only, "cache_rebuilds"):
             rebuild_figures = measure_rebuilds(processes, prepared, minter, args,

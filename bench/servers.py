@@ -82,13 +82,26 @@ class Service(ServerProcess):
 
     ready_path = "/health/ready"
 
-    def __init__(self, name: str, app_spec: str, env: dict[str, str], log_dir: Path):
+    def __init__(
+        self,
+        name: str,
+        app_spec: str,
+        env: dict[str, str],
+        log_dir: Path,
+        *,
+        settings_of: str | None = None,
+    ):
+        """`settings_of`: the app spec whose Procfile line's options to run with (default
+        `app_spec`'s own)."""
         super().__init__(app_spec, {}, log_path=log_dir / f"{name}.log")
         self.name = name
-        self.options, procfile_env, self.options_source = procfile_options(app_spec)
+        self.options, procfile_env, self.options_source = procfile_options(settings_of or app_spec)
+        if settings_of:
+            self.options_source += f" of {settings_of}"
         # BENCH_GUNICORN_CATALOG="--workers 3 --threads 4" (and so on per service) tries other
         # settings; every figure states where its settings came from.
-        override_name = "BENCH_GUNICORN_" + app_spec.split("_service")[0].split(":")[0].upper()
+        settings_spec = settings_of or app_spec
+        override_name = "BENCH_GUNICORN_" + settings_spec.split("_service")[0].split(":")[0].upper()
         if os.environ.get(override_name):
             overrides = _without_replaced(shlex.split(os.environ[override_name]))
             self.options = with_overrides(self.options, overrides)
