@@ -44,7 +44,7 @@ class Runtime:
     @property
     def database(self) -> Database:
         if self._database is None:
-            self._database = Database(self.config["DATABASE_URL"])
+            self._database = Database.from_config(self.config)
         return self._database
 
     def catalog(self) -> Catalog:

@@ -33,7 +33,7 @@ cli = service_cli("catalog", "catalog_service")
 def seed_demo(teacher_id: int | None) -> None:
     """Load the demo courses and materials, only into an empty catalog."""
     config = {**env_config("catalog"), **settings.from_environment()}
-    database = Database(config["DATABASE_URL"])
+    database = Database.from_config(config)
     try:
         with database.session() as session:
             if catalog_is_empty(session):

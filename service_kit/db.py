@@ -20,14 +20,29 @@ log = logging.getLogger(__name__)
 
 
 class Database:
-    """A lazily created engine and its session factory, for one database URL."""
+    """A lazily created engine and its session factory, for one database URL.
 
-    def __init__(self, url: str):
+    Each worker process keeps two pools: one for transactions (pre-pinged) and one for the
+    hottest reads; each holds up to `pool_size` idle connections and opens up to
+    `max_overflow` more under load (DATABASE_POOL_SIZE, DATABASE_MAX_OVERFLOW).
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10):
         self.url = url
+        self.pool_size = pool_size
+        self.max_overflow = max_overflow
         self._engine: Engine | None = None
         self._read_engine: Engine | None = None
         self._sessionmaker: sessionmaker[Session] | None = None
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config) -> "Database":
+        return cls(
+            config["DATABASE_URL"],
+            pool_size=config.get("DATABASE_POOL_SIZE", 10),
+            max_overflow=config.get("DATABASE_MAX_OVERFLOW", 10),
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -38,7 +53,7 @@ class Database:
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
-                    self._engine = make_engine(self.url)
+                    self._engine = make_engine(self.url, **self._pool_options)
         return self._engine
 
     def read(self, query: Callable[[Connection], T]) -> T:
@@ -52,7 +67,7 @@ class Database:
                     # Autocommit from the start: switching a pooled connection to it and back
                     # on every read cost more than the read's own statement.
                     self._read_engine = make_engine(
-                        self.url, pre_ping=False, isolation_level="AUTOCOMMIT"
+                        self.url, pre_ping=False, isolation_level="AUTOCOMMIT", **self._pool_options
                     )
         for attempt in (1, 2):
             try:
@@ -62,6 +77,10 @@ class Database:
                 if attempt == 2 or not error.connection_invalidated:
                     raise
         raise AssertionError("unreachable")
+
+    @property
+    def _pool_options(self) -> dict:
+        return {"pool_size": self.pool_size, "max_overflow": self.max_overflow}
 
     def session(self) -> Session:
         if self._sessionmaker is None:
@@ -78,7 +97,14 @@ class Database:
                 engine.dispose()
 
 
-def make_engine(url: str, *, pre_ping: bool = True, isolation_level: str | None = None) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    pre_ping: bool = True,
+    isolation_level: str | None = None,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+) -> Engine:
     options = {"isolation_level": isolation_level} if isolation_level else {}
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 15}, **options)
@@ -87,8 +113,8 @@ def make_engine(url: str, *, pre_ping: bool = True, isolation_level: str | None 
     return create_engine(
         url,
         pool_pre_ping=pre_ping,
-        pool_size=10,
-        max_overflow=10,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
         pool_recycle=1800,
         connect_args={"connect_timeout": 5},
         **options,
@@ -105,7 +131,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def init_db(app: Flask) -> Database:
-    database = Database(app.config["DATABASE_URL"])
+    database = Database.from_config(app.config)
     app.extensions["database"] = database
     app.teardown_appcontext(_close_session)
     return database

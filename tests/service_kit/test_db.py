@@ -5,6 +5,7 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
+from service_kit.config import env_config
 from service_kit.db import Database, get_session, init_db
 from tests.support.databases import empty_database
 
@@ -76,3 +77,28 @@ def test_a_session_whose_connection_died_closes_without_an_error(database, datab
         admin.dispose()
     # Leaving the app context ran the teardown: no exception reached here.
     app.extensions["database"].dispose()
+
+
+def test_both_pools_take_their_sizes_from_the_configuration(database_backend, tmp_path):
+    if database_backend == "sqlite":
+        pytest.skip("SQLite's file pool is not sized: there is no server to spare")
+    with empty_database(database_backend, tmp_path, "pools") as url:
+        database = Database.from_config(
+            {"DATABASE_URL": url, "DATABASE_POOL_SIZE": 3, "DATABASE_MAX_OVERFLOW": 2}
+        )
+        try:
+            assert database.read(select_one) == 1
+            with database.session() as session:
+                session.execute(text("SELECT 1"))
+            for engine in (database.engine, database._read_engine):
+                assert engine.pool.size() == 3
+                assert engine.pool._max_overflow == 2
+        finally:
+            database.dispose()
+
+
+@pytest.mark.parametrize("value", ["lots", "0", "-1", "1000"])
+def test_a_pool_size_out_of_range_stops_the_start_up_naming_the_variable(monkeypatch, value):
+    monkeypatch.setenv("DATABASE_POOL_SIZE", value)
+    with pytest.raises(ValueError, match="DATABASE_POOL_SIZE"):
+        env_config("catalog")
