@@ -174,6 +174,24 @@ def test_search_treats_like_wildcards_literally(session):
     assert names(services.search_courses(session, "\\")) == ["Пути C:\\temp"]
 
 
+def test_search_mixes_short_and_long_words_in_names_and_descriptions(session):
+    # Words under three letters are substring tests, and in descriptions only the longest word
+    # goes through the index: the answers stay those of "every word, anywhere, in any order".
+    new_course(session, "Поток 25", "Лабораторные по физике")
+    new_course(session, "Поток 250", "")
+    new_course(session, "Физика", "Поток 25 и лабораторные")
+    assert names(services.search_courses(session, "25 поток")) == [
+        "Поток 25",
+        "Поток 250",
+        "Физика",
+    ]
+    assert names(services.search_courses(session, "25 лабораторные физ")) == [
+        "Поток 25",
+        "Физика",
+    ]
+    assert names(services.search_courses(session, "250 лабораторные")) == []
+
+
 def test_search_puts_name_matches_before_description_matches(session):
     new_course(session, "Аналитика", "Курс про графы знаний", semester=1)
     new_course(session, "Теория графов", "Вершины и рёбра", semester=3)
