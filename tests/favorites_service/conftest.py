@@ -57,8 +57,15 @@ class RunningCatalog:
             {"DATABASE_URL": database_url, "AUTH_JWKS_URL": issuer.jwks_url},
         )
         self.url = self.server.url
-        self.admin = requests.Session()
-        self.admin.headers["Authorization"] = f"Bearer {issuer.token(1, 'admin')}"
+        self.issuer = issuer
+        self._admin = requests.Session()
+
+    @property
+    def admin(self) -> requests.Session:
+        """Requests as an administrator, with a token minted now: the catalog runs for the whole
+        test session, longer than an access token lives (15 minutes)."""
+        self._admin.headers["Authorization"] = f"Bearer {self.issuer.token(1, 'admin')}"
+        return self._admin
 
     def add_course(self, name: str, semester: int = 1, description: str = "") -> dict:
         response = self.admin.post(
