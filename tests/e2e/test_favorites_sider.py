@@ -103,6 +103,10 @@ def gateway(favorites, catalog, issuer):
         "FAVORITES_URL": favorites.url,
         "AUTH_URL": f"http://127.0.0.1:{free_port()}",  # not needed here
         "AUTH_JWKS_URL": issuer.jwks_url,
+        # Every thread may wait on the favourites service: these tests are about what the
+        # service does with a burst, not about the gateway's share for one service (its own
+        # tests), which on a slow machine turned a burst of slow SQLite writes away.
+        "GATEWAY_UPSTREAM_CONCURRENCY": "8",
     }
     process = ServerProcess("gateway:create_app()", env, workers=2, threads=8).start()
     yield process
