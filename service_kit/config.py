@@ -38,6 +38,11 @@ def sqlite_url(service: str) -> str:
     return f"sqlite:///{var_dir() / (service + '.db')}"
 
 
+# Connections per pool and worker unless DATABASE_POOL_SIZE / DATABASE_MAX_OVERFLOW say otherwise.
+DEFAULT_POOL_SIZE = 10
+DEFAULT_MAX_OVERFLOW = 10
+
+
 def env_config(service: str) -> dict:
     """The shared part of one service's Flask config, read from the environment."""
     env = os.environ.get
@@ -47,8 +52,12 @@ def env_config(service: str) -> dict:
         "DATABASE_URL": normalize_database_url(env("DATABASE_URL") or sqlite_url(service)),
         # Per pool and worker process (two pools each: transactions and the hottest reads), so
         # workers x 2 x (size + overflow) across replicas must stay under the server's limit.
-        "DATABASE_POOL_SIZE": whole_number("DATABASE_POOL_SIZE", 10, 1, 200, "connections"),
-        "DATABASE_MAX_OVERFLOW": whole_number("DATABASE_MAX_OVERFLOW", 10, 0, 200, "connections"),
+        "DATABASE_POOL_SIZE": whole_number(
+            "DATABASE_POOL_SIZE", DEFAULT_POOL_SIZE, 1, 200, "connections"
+        ),
+        "DATABASE_MAX_OVERFLOW": whole_number(
+            "DATABASE_MAX_OVERFLOW", DEFAULT_MAX_OVERFLOW, 0, 200, "connections"
+        ),
         "REDIS_URL": env("REDIS_URL") or None,
         "CATALOG_URL": env("CATALOG_URL") or local(DEFAULT_PORTS["catalog"]),
         "FAVORITES_URL": env("FAVORITES_URL") or local(DEFAULT_PORTS["favorites"]),

@@ -15,6 +15,8 @@ from sqlalchemy import Connection, DateTime, Engine, TypeDecorator, create_engin
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .config import DEFAULT_MAX_OVERFLOW, DEFAULT_POOL_SIZE
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -27,7 +29,13 @@ class Database:
     `max_overflow` more under load (DATABASE_POOL_SIZE, DATABASE_MAX_OVERFLOW).
     """
 
-    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10):
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        max_overflow: int = DEFAULT_MAX_OVERFLOW,
+    ):
         self.url = url
         self.pool_size = pool_size
         self.max_overflow = max_overflow
@@ -40,8 +48,8 @@ class Database:
     def from_config(cls, config) -> "Database":
         return cls(
             config["DATABASE_URL"],
-            pool_size=config.get("DATABASE_POOL_SIZE", 10),
-            max_overflow=config.get("DATABASE_MAX_OVERFLOW", 10),
+            pool_size=config.get("DATABASE_POOL_SIZE", DEFAULT_POOL_SIZE),
+            max_overflow=config.get("DATABASE_MAX_OVERFLOW", DEFAULT_MAX_OVERFLOW),
         )
 
     @property
@@ -102,8 +110,8 @@ def make_engine(
     *,
     pre_ping: bool = True,
     isolation_level: str | None = None,
-    pool_size: int = 10,
-    max_overflow: int = 10,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    max_overflow: int = DEFAULT_MAX_OVERFLOW,
 ) -> Engine:
     options = {"isolation_level": isolation_level} if isolation_level else {}
     if url.startswith("sqlite"):
