@@ -87,6 +87,12 @@ def serious_accessibility_violations(page: Page, context: str | None = None) -> 
         page.evaluate(AXE_SCRIPT.read_text())
     results = page.evaluate(
         """async (context) => {
+            // A dialog fading in or a button easing into its hover colour has, for a moment,
+            // colours that are neither its own nor the ones the user reads: axe measures
+            // whatever is on screen, so every finite animation ends before it looks.
+            const finite = document.getAnimations().filter(
+                (a) => a.effect && a.effect.getComputedTiming().endTime !== Infinity);
+            await Promise.all(finite.map((a) => a.finished.catch(() => null)));
             const result = await axe.run(context || document, {resultTypes: ["violations"]});
             return result.violations.map((v) => ({
                 id: v.id, impact: v.impact, help: v.help,

@@ -20,7 +20,6 @@ def test_public_views_have_no_serious_violations(page, portal):
     assert_accessible(page)  # start page, catalog closed
 
     open_catalog(page)
-    page.wait_for_timeout(450)  # let the opening animation finish
     assert_accessible(page)
 
     page.get_by_label("Поиск курса").fill("нет такого курса")
