@@ -10,6 +10,7 @@ from service_kit.health import add_readiness_check
 
 from . import settings
 from .keys import SigningKeys
+from .oidc import init_oidc
 from .passwords import PasswordHasher
 from .routes import blp, jwks_blp
 from .services import TokenSettings, recent_revocations
@@ -35,6 +36,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["trusted_proxies"] = parse_networks(app.config["TRUSTED_PROXIES"])
     init_signing(app)
     init_login_throttle(app)
+    init_oidc(app)
     api.register_blueprint(blp)
     api.register_blueprint(jwks_blp)
     app.register_error_handler(LoginThrottled, _throttled)

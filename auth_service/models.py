@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, Float, ForeignKey, Integer, String, Table
+from sqlalchemy import Boolean, Column, Float, ForeignKey, Integer, String, Table, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from service_kit.db import UTCDateTime, utcnow
@@ -85,6 +85,33 @@ class RefreshToken(Base):
     # second use within the rotation grace is a benign race, not a theft.
     replaced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # The OpenID Connect provider the login came through (None: a password login); rotation
+    # keeps it, so logging out knows whose session to end as well.
+    identity_provider: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class ExternalIdentity(Base):
+    """An account's identity at an OpenID Connect provider: the provider's `iss` and `sub`.
+
+    Accounts are found by these two, never by email alone: an address can be reassigned at the
+    provider or typed into another provider's profile, a subject cannot."""
+
+    __tablename__ = "external_identities"
+    __table_args__ = (
+        UniqueConstraint("issuer", "subject", name="uq_external_identities_issuer_subject"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+    # The configured provider's name (e.g. "university"), for logs and logout.
+    provider: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_sign_in_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship(lazy="joined")
 

@@ -1,23 +1,29 @@
 """The auth API (/api/auth/...), the public keys (/.well-known/jwks.json) and the recent token
 revocations (/.well-known/revocations.json, service-internal)."""
 
+import logging
 import time
 from urllib.parse import urlsplit
 
-from flask import current_app, jsonify, request
+from flask import current_app, jsonify, redirect, request
 from flask.views import MethodView
 from werkzeug.http import dump_cookie
 
-from service_kit import Forbidden, Unauthorized, get_session
+from service_kit import Forbidden, NotFound, Unauthorized, UpstreamUnavailable, get_session
 from service_kit.api import QUERY_ARGS, Blueprint
 from service_kit.auth import current_principal, require_auth, require_permission
 from service_kit.pagination import PAGINATION_HEADER, pagination_header
 from service_kit.permissions import USERS_ADMIN
 
 from . import services
+from .oidc import OidcClients, Provider, SignInFailed, safe_next_path
 from .schemas import (
+    IdentityProviderSchema,
     LoginSchema,
+    LogoutSchema,
     MeSchema,
+    ProviderLinkSchema,
+    ProviderLoginQueryArgsSchema,
     RefreshRequestSchema,
     RegisterSchema,
     TokenPairSchema,
@@ -27,6 +33,8 @@ from .schemas import (
 )
 from .services import BAD_REFRESH_TOKEN, REFRESH_TOKEN_LIFETIME, TokenPair
 from .throttle import client_address
+
+log = logging.getLogger(__name__)
 
 blp = Blueprint("auth", __name__, url_prefix="/api/auth", description="Accounts and tokens.")
 jwks_blp = Blueprint("jwks", __name__, description="The public keys that verify access tokens.")
@@ -84,7 +92,14 @@ class Register(MethodView):
     def post(self, body):
         """Create a student account."""
         throttle = current_app.extensions["login_throttle"](get_session())
-        return services.register(get_session(), _hasher(), throttle, client=_client(), **body)
+        return services.register(
+            get_session(),
+            _hasher(),
+            throttle,
+            client=_client(),
+            provider_only_domains=current_app.config["OIDC_ONLY_DOMAINS"],
+            **body,
+        )
 
 
 def _public_host() -> str:
@@ -175,7 +190,13 @@ class Login(MethodView):
         _check_origin()
         throttle = current_app.extensions["login_throttle"](get_session())
         pair = services.login(
-            get_session(), _hasher(), throttle, _tokens(), client=_client(), **body
+            get_session(),
+            _hasher(),
+            throttle,
+            _tokens(),
+            client=_client(),
+            provider_only_domains=current_app.config["OIDC_ONLY_DOMAINS"],
+            **body,
         )
         return _pair_answer(pair)
 
@@ -199,14 +220,120 @@ class Refresh(MethodView):
 class Logout(MethodView):
     @blp.arguments(RefreshRequestSchema)
     @blp.response(204, headers=SET_COOKIE_HEADER)
+    @blp.alt_response(
+        200,
+        schema=LogoutSchema,
+        headers=SET_COOKIE_HEADER,
+        description="The login came through a provider that ends its own session at this URL",
+    )
     @blp.alt_response(403, description="Cookie without `X-CSRF: 1`, or from another site")
     def post(self, body):
         """Revoke a refresh token (body, or cookie with `X-CSRF: 1`) and its whole login."""
         _check_origin()
         token = body.get("refresh_token") or _cookie_token()
-        if token:
-            services.logout(get_session(), token)
+        provider = services.logout(get_session(), token) if token else None
+        oidc = _oidc()
+        end_session_url = oidc.end_session_url(provider) if oidc and provider else None
+        if end_session_url:
+            return jsonify({"end_session_url": end_session_url}), 200, _cleared_cookie()
         return None, 204, _cleared_cookie()
+
+
+def _oidc() -> OidcClients | None:
+    return current_app.extensions["oidc"]
+
+
+def _provider(name: str) -> Provider:
+    oidc = _oidc()
+    provider = oidc.get(name) if oidc else None
+    if provider is None:
+        raise NotFound("No such sign-in provider.")
+    return provider
+
+
+def _back_to_portal(path: str, error: SignInFailed | None = None):
+    """A redirect to a page of the web UI; a failed sign-in names its error code there."""
+    location = _oidc().public_base_url + path
+    if error is not None:
+        log.info(
+            "sign-in through a provider failed",
+            extra={"fields": {"code": error.code, "reason": error.message}},
+        )
+        location += ("&" if "?" in path else "?") + f"signin_error={error.code}"
+    return redirect(location, 302)
+
+
+@blp.route("/providers")
+class IdentityProviders(MethodView):
+    @blp.response(200, IdentityProviderSchema(many=True))
+    def get(self):
+        """The university sign-in providers (an empty list: password accounts only)."""
+        oidc = _oidc()
+        if oidc is None:
+            return []
+        return [
+            {
+                "name": provider.name,
+                "label": provider.button_label,
+                "login_url": f"/api/auth/oidc/{provider.name}/login",
+            }
+            for provider in oidc.providers.values()
+        ]
+
+
+@blp.route("/oidc/<provider_name>/login")
+class ProviderLogin(MethodView):
+    @blp.arguments(ProviderLoginQueryArgsSchema, **QUERY_ARGS)
+    @blp.response(302, description="To the provider's sign-in page")
+    @blp.alt_response(404, description="No such provider")
+    def get(self, args, provider_name):
+        """Sign in through a provider: open in the browser, it comes back logged in."""
+        provider = _provider(provider_name)
+        try:
+            url = _oidc().authorization_url(provider, args.get("next"))
+        except SignInFailed as error:
+            return _back_to_portal(safe_next_path(args.get("next")), error)
+        return redirect(url, 302)
+
+
+@blp.route("/oidc/<provider_name>/link")
+class ProviderLink(MethodView):
+    @require_auth
+    @blp.arguments(ProviderLoginQueryArgsSchema, **QUERY_ARGS)
+    @blp.response(200, ProviderLinkSchema)
+    @blp.alt_response(404, description="No such provider")
+    @blp.alt_response(503, description="The provider does not answer")
+    def post(self, args, provider_name):
+        """Link a university account to the caller's: where to sign in at the provider."""
+        _check_origin()
+        provider = _provider(provider_name)
+        user = services.active_user(get_session(), current_principal().user_id)
+        try:
+            url = _oidc().authorization_url(provider, args.get("next"), link_user_id=user.id)
+        except SignInFailed as error:
+            raise UpstreamUnavailable(error.message) from None
+        return {"authorization_url": url}
+
+
+@blp.route("/oidc/<provider_name>/callback")
+class ProviderCallback(MethodView):
+    @blp.response(302, headers=SET_COOKIE_HEADER, description="Back to the web UI")
+    @blp.alt_response(404, description="No such provider")
+    def get(self, provider_name):
+        """Where the provider sends the browser back: logged in, or with `signin_error`."""
+        provider = _provider(provider_name)
+        try:
+            callback = _oidc().finish(provider)
+            pair = services.sign_in_with_provider(
+                get_session(), _tokens(), callback.identity, callback.link_user_id
+            )
+        except SignInFailed as error:
+            return _back_to_portal("/#/", error)
+        response = _back_to_portal(callback.next_path)
+        response.headers.add(
+            "Set-Cookie", _cookie(pair.refresh_token, int(REFRESH_TOKEN_LIFETIME.total_seconds()))
+        )
+        return response
 
 
 @blp.route("/logout-all")

@@ -78,3 +78,35 @@ class UserUpdateSchema(PatchSchema):
         metadata={"enum": ["student", "teacher", "admin"]},
     )
     is_active = fields.Boolean()
+
+
+class IdentityProviderSchema(Schema):
+    name = fields.String(required=True, metadata={"example": "university"})
+    label = fields.String(required=True, metadata={"example": "Войти через университет"})
+    login_url = fields.String(
+        required=True,
+        metadata={
+            "description": "Open it in the browser (a navigation, not a fetch) to sign in",
+            "example": "/api/auth/oidc/university/login",
+        },
+    )
+
+
+class ProviderLoginQueryArgsSchema(Schema):
+    next = Str(
+        validate=validate.Length(max=200),
+        metadata={"description": "The web UI route to land on, e.g. `/#/courses/3`"},
+    )
+
+
+class ProviderLinkSchema(Schema):
+    authorization_url = fields.String(
+        required=True, metadata={"description": "The provider's sign-in page: navigate to it"}
+    )
+
+
+class LogoutSchema(Schema):
+    end_session_url = fields.String(
+        required=True,
+        metadata={"description": "The provider's logout page, to end its session as well"},
+    )

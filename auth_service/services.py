@@ -15,14 +15,15 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service_kit import Conflict, InvalidInput, NotFound, Unauthorized
+from service_kit import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from service_kit.db import utcnow
 from service_kit.pagination import Page, paginate
 from service_kit.permissions import USERS_ADMIN
 from service_kit.text import fold
 
 from .keys import SigningKeys
-from .models import RefreshToken, Role, User
+from .models import ExternalIdentity, RefreshToken, Role, User
+from .oidc import DENIED, LINK_REQUIRED, MISCONFIGURED, Identity, SignInFailed, email_domain
 from .passwords import PasswordHasher
 from .throttle import LoginThrottle
 
@@ -94,6 +95,7 @@ def register(
     password: str,
     full_name: str,
     client: str,
+    provider_only_domains: frozenset[str] = frozenset(),
 ) -> User:
     """A new student account; 409 when the address is taken, whatever its letter case.
 
@@ -104,6 +106,7 @@ def register(
     """
     email = normalize_email(email)
     throttle.check_registration(client)
+    _refuse_provider_only(email, provider_only_domains)
     if find_user(session, email) is not None:
         raise Conflict("An account with this email already exists.")
     user = User(password_hash=hasher.hash(password), role=_role(session, DEFAULT_ROLE))
@@ -174,7 +177,13 @@ def _hash_refresh_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _issue_pair(session: Session, settings: TokenSettings, user: User, family_id: str) -> TokenPair:
+def _issue_pair(
+    session: Session,
+    settings: TokenSettings,
+    user: User,
+    family_id: str,
+    identity_provider: str | None = None,
+) -> TokenPair:
     refresh_token = secrets.token_urlsafe(32)
     session.add(
         RefreshToken(
@@ -182,6 +191,7 @@ def _issue_pair(session: Session, settings: TokenSettings, user: User, family_id
             token_hash=_hash_refresh_token(refresh_token),
             family_id=family_id,
             expires_at=utcnow() + REFRESH_TOKEN_LIFETIME,
+            identity_provider=identity_provider,
         )
     )
     return TokenPair(issue_access_token(settings, user), refresh_token)
@@ -195,13 +205,17 @@ def login(
     email: str,
     password: str,
     client: str,
+    provider_only_domains: frozenset[str] = frozenset(),
 ) -> TokenPair:
     email = normalize_email(email)
+    _refuse_provider_only(email, provider_only_domains)
     # Checked and counted as a failure in one atomic step, before the hash: a refused guess
     # costs no CPU, and parallel guesses cannot all pass one check.
     throttle.reserve(email, client)
     user = find_user(session, email)
-    matches = hasher.verify(user.password_hash if user else None, password)
+    # An account made through a provider has no password: checked against the dummy hash, so
+    # its answer takes as long as any other.
+    matches = hasher.verify(user.password_hash if user and user.password_hash else None, password)
     if user is None or not matches or not user.is_active:
         log.info("login failed", extra={"fields": {"client": client, "user_id": user and user.id}})
         raise Unauthorized(BAD_CREDENTIALS)
@@ -252,7 +266,7 @@ def refresh(session: Session, settings: TokenSettings, refresh_token: str) -> To
                 "refresh token reused: family revoked", extra={"fields": {"user_id": token.user_id}}
             )
             raise Unauthorized(BAD_REFRESH_TOKEN)
-    pair = _issue_pair(session, settings, token.user, token.family_id)
+    pair = _issue_pair(session, settings, token.user, token.family_id, token.identity_provider)
     session.commit()
     return pair
 
@@ -271,16 +285,21 @@ def _within_reuse_grace(session: Session, token: RefreshToken, now: datetime) ->
     return live is not None
 
 
-def logout(session: Session, refresh_token: str) -> None:
-    """End the login the token belongs to; unknown or spent tokens are fine (idempotent)."""
-    family_id = session.scalar(
-        select(RefreshToken.family_id).where(
+def logout(session: Session, refresh_token: str) -> str | None:
+    """End the login the token belongs to; unknown or spent tokens are fine (idempotent).
+
+    Returns the identity provider the login came through (None for a password login), whose
+    own session the browser may end as well."""
+    row = session.execute(
+        select(RefreshToken.family_id, RefreshToken.identity_provider).where(
             RefreshToken.token_hash == _hash_refresh_token(refresh_token)
         )
-    )
-    if family_id is not None:
-        _revoke_family(session, family_id)
-        session.commit()
+    ).first()
+    if row is None:
+        return None
+    _revoke_family(session, row.family_id)
+    session.commit()
+    return row.identity_provider
 
 
 def not_before_seconds(moment: datetime | None) -> float | None:
@@ -358,6 +377,108 @@ def update_user(session: Session, actor_id: int, user_id: int, changes: dict[str
     user.is_active = is_active
     session.commit()
     return user
+
+
+def _refuse_provider_only(email: str, provider_only_domains: frozenset[str]) -> None:
+    if email_domain(email) in provider_only_domains:
+        raise Forbidden(
+            f"Addresses @{email_domain(email)} sign in through the university account only."
+        )
+
+
+def sign_in_with_provider(
+    session: Session,
+    settings: TokenSettings,
+    identity: Identity,
+    link_user_id: int | None = None,
+) -> TokenPair:
+    """The portal's own token pair for someone an OpenID Connect provider vouches for.
+
+    The account is found by the provider's issuer and subject. A first sign-in creates it (just
+    in time), unless a password account already has the address: that one is joined only when
+    its owner, signed in with the password, asked for the link (`link_user_id`), so nobody
+    gains an account by naming its address at some provider. With roles from the directory,
+    the role is set on every sign-in; a change ends the old role's access tokens for writes at
+    once, as an admin's demotion does. Raises SignInFailed."""
+    linked = session.scalar(
+        select(ExternalIdentity).where(
+            ExternalIdentity.issuer == identity.issuer,
+            ExternalIdentity.subject == identity.subject,
+        )
+    )
+    if link_user_id is not None:
+        user = _link(session, identity, linked, link_user_id)
+    elif linked is not None:
+        user = linked.user
+        linked.last_sign_in_at = utcnow()
+    else:
+        user = _create_from_identity(session, identity)
+    if not user.is_active:
+        raise SignInFailed(DENIED, "This account has been deactivated.")
+    if identity.role is not None and identity.role != user.role.name:
+        if user.id is not None:
+            user.tokens_valid_after = utcnow()
+        log.info(
+            "role set from the directory",
+            extra={"fields": {"user_id": user.id, "from": user.role.name, "to": identity.role}},
+        )
+        user.role = _role(session, identity.role)
+    session.flush()
+    pair = _issue_pair(
+        session, settings, user, family_id=uuid.uuid4().hex, identity_provider=identity.provider
+    )
+    try:
+        session.commit()
+    except IntegrityError:  # the same first sign-in, twice at once: the other one won
+        session.rollback()
+        return sign_in_with_provider(session, settings, identity)
+    return pair
+
+
+def _link(
+    session: Session, identity: Identity, linked: ExternalIdentity | None, user_id: int
+) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise SignInFailed(DENIED, "The account to link no longer exists.")
+    if linked is not None and linked.user_id != user.id:
+        raise SignInFailed(DENIED, "This university account is already linked to another one.")
+    if linked is None:
+        session.add(_identity_row(identity, user))
+    return user
+
+
+def _create_from_identity(session: Session, identity: Identity) -> User:
+    if identity.email is None:
+        raise SignInFailed(
+            MISCONFIGURED,
+            "The provider sent no verified email address (ask for the `email` scope).",
+        )
+    email = normalize_email(identity.email)
+    if find_user(session, email) is not None:
+        raise SignInFailed(
+            LINK_REQUIRED,
+            "An account with this address exists: sign in with its password, then link the "
+            "university account to it.",
+        )
+    user = User(
+        password_hash="", role=_role(session, identity.role or DEFAULT_ROLE), is_active=True
+    )
+    _set_identity(user, email, identity.full_name or email.split("@")[0])
+    session.add(user)
+    session.add(_identity_row(identity, user))
+    log.info("account created at first sign-in", extra={"fields": {"provider": identity.provider}})
+    return user
+
+
+def _identity_row(identity: Identity, user: User) -> ExternalIdentity:
+    return ExternalIdentity(
+        user=user,
+        issuer=identity.issuer,
+        subject=identity.subject,
+        provider=identity.provider,
+        last_sign_in_at=utcnow(),
+    )
 
 
 DEMO_ACCOUNTS = (

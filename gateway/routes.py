@@ -68,6 +68,10 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/auth/login", "auth", public_methods=frozenset({"POST"})),
     Route("/api/auth/refresh", "auth", public_methods=frozenset({"POST"})),
     Route("/api/auth/logout", "auth", public_methods=frozenset({"POST"})),
+    # Sign-in through a university provider: browser navigations (login, callback) and the list
+    # of providers for the login form; linking (POST) needs the caller's token.
+    Route("/api/auth/providers", "auth", public_methods=READS),
+    Route("/api/auth/oidc", "auth", public_methods=READS),
     Route(
         "/api/auth/jwks.json", "auth", public_methods=READS, upstream_path="/.well-known/jwks.json"
     ),
