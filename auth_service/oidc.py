@@ -97,42 +97,53 @@ class Provider:
         return next((role for role in ROLES if role in granted), "student")
 
 
-def providers_from_environment(environ: Mapping[str, str] = os.environ) -> tuple[Provider, ...]:
+# The settings of a provider; OIDC_<SETTING> (the first provider) or OIDC_<NAME>_<SETTING>.
+SETTINGS = (
+    "ISSUER",
+    "CLIENT_ID",
+    "CLIENT_SECRET",
+    "SCOPES",
+    "BUTTON_LABEL",
+    "ROLE_CLAIM",
+    "ROLE_MAP",
+)
+
+
+def providers_from_environment(environ: Mapping[str, str] | None = None) -> tuple[Provider, ...]:
     """The providers named by OIDC_PROVIDERS (default "university" when OIDC_ISSUER is set).
 
     Each setting of provider NAME is read from OIDC_<NAME>_<SETTING>; the first provider also
     reads the plain OIDC_<SETTING>, so one provider needs no prefix at all."""
+    environ = os.environ if environ is None else environ
+    plain = {key: (environ.get(f"OIDC_{key}") or "").strip() for key in SETTINGS}
     names = [
         name.strip().lower()
         for name in (environ.get("OIDC_PROVIDERS") or "").split(",")
         if name.strip()
     ]
-    if not names and environ.get("OIDC_ISSUER"):
+    if not names and plain["ISSUER"]:
         names = [DEFAULT_PROVIDER_NAME]
     providers = []
     for index, name in enumerate(names):
         if not _NAME.match(name):
             raise ValueError(f"OIDC_PROVIDERS: {name!r} is not a valid name (a-z, 0-9, - and _)")
-
-        def setting(key: str, default: str = "", name: str = name, first: bool = index == 0):
-            value = environ.get(f"OIDC_{name.upper().replace('-', '_')}_{key}")
-            if not value and first:
-                value = environ.get(f"OIDC_{key}")
-            return (value or default).strip()
-
-        issuer, client_id = setting("ISSUER"), setting("CLIENT_ID")
-        if not issuer or not client_id:
+        prefix = f"OIDC_{name.upper().replace('-', '_')}_"
+        values = {
+            key: (environ.get(prefix + key) or "").strip() or (plain[key] if index == 0 else "")
+            for key in SETTINGS
+        }
+        if not values["ISSUER"] or not values["CLIENT_ID"]:
             raise ValueError(f"OIDC provider {name!r} needs an ISSUER and a CLIENT_ID")
         providers.append(
             Provider(
                 name=name,
-                issuer=issuer,
-                client_id=client_id,
-                client_secret=setting("CLIENT_SECRET"),
-                scopes=setting("SCOPES", DEFAULT_SCOPES),
-                button_label=setting("BUTTON_LABEL", DEFAULT_BUTTON_LABEL),
-                role_claim=setting("ROLE_CLAIM") or None,
-                role_map=parse_role_map(setting("ROLE_MAP")),
+                issuer=values["ISSUER"],
+                client_id=values["CLIENT_ID"],
+                client_secret=values["CLIENT_SECRET"],
+                scopes=values["SCOPES"] or DEFAULT_SCOPES,
+                button_label=values["BUTTON_LABEL"] or DEFAULT_BUTTON_LABEL,
+                role_claim=values["ROLE_CLAIM"] or None,
+                role_map=parse_role_map(values["ROLE_MAP"]),
             )
         )
     return tuple(providers)

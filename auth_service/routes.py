@@ -3,7 +3,7 @@ revocations (/.well-known/revocations.json, service-internal)."""
 
 import logging
 import time
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import current_app, jsonify, redirect, request
 from flask.views import MethodView
@@ -251,15 +251,18 @@ def _provider(name: str) -> Provider:
     return provider
 
 
-def _back_to_portal(path: str, error: SignInFailed | None = None):
-    """A redirect to a page of the web UI; a failed sign-in names its error code there."""
+def _back_to_portal(path: str, error: SignInFailed | None = None, provider: str = ""):
+    """A redirect to a page of the web UI; a failed sign-in names its error code (and the
+    provider, to link an account to) there."""
     location = _oidc().public_base_url + path
     if error is not None:
         log.info(
             "sign-in through a provider failed",
-            extra={"fields": {"code": error.code, "reason": error.message}},
+            extra={"fields": {"code": error.code, "reason": error.message, "provider": provider}},
         )
-        location += ("&" if "?" in path else "?") + f"signin_error={error.code}"
+        location += ("&" if "?" in path else "?") + urlencode(
+            {"signin_error": error.code, "provider": provider}
+        )
     return redirect(location, 302)
 
 
@@ -292,7 +295,7 @@ class ProviderLogin(MethodView):
         try:
             url = _oidc().authorization_url(provider, args.get("next"))
         except SignInFailed as error:
-            return _back_to_portal(safe_next_path(args.get("next")), error)
+            return _back_to_portal(safe_next_path(args.get("next")), error, provider.name)
         return redirect(url, 302)
 
 
@@ -328,7 +331,7 @@ class ProviderCallback(MethodView):
                 get_session(), _tokens(), callback.identity, callback.link_user_id
             )
         except SignInFailed as error:
-            return _back_to_portal("/#/", error)
+            return _back_to_portal("/#/", error, provider.name)
         response = _back_to_portal(callback.next_path)
         response.headers.add(
             "Set-Cookie", _cookie(pair.refresh_token, int(REFRESH_TOKEN_LIFETIME.total_seconds()))

@@ -26,6 +26,7 @@ declare -A port=(
   [favorites]=$((base_port + 2)) [auth]=$((base_port + 3))
   [assistant]=$((base_port + 4))
 )
+oidc_port=$((base_port + 5))
 declare -A package=(
   [gateway]=gateway [catalog]=catalog_service
   [favorites]=favorites_service [auth]=auth_service
@@ -42,6 +43,11 @@ export AUTH_JWKS_URL="$AUTH_URL/.well-known/jwks.json"
 export LOG_LEVEL=WARNING GUNICORN_WORKERS=2
 # No model provider: the assistant's generation answers 409, everything else works.
 unset REDIS_URL DATABASE_URL OPENAI_API_KEY OPENAI_BASE_URL
+# Sign-in with the university account: a real OpenID Connect provider (the tests' one).
+export PUBLIC_BASE_URL="http://127.0.0.1:${port[gateway]}"
+export OIDC_ISSUER="http://127.0.0.1:$oidc_port" OIDC_CLIENT_ID=course-portal
+export OIDC_CLIENT_SECRET=newman-secret OIDC_STATE_SECRET="newman-$RANDOM-$RANDOM-0123456789abcdef"
+export OIDC_ROLE_CLAIM=groups OIDC_ROLE_MAP=teachers=teacher
 
 database() { echo "sqlite:///$work/$1.db"; }
 
@@ -58,6 +64,9 @@ DATABASE_URL="$(database auth)" "$python" -m auth_service create-user \
   --email "$admin_email" --password "$admin_password" --role admin >/dev/null
 DATABASE_URL="$(database auth)" "$python" -m auth_service create-user \
   --email "$teacher_email" --password "$teacher_password" --role teacher >/dev/null
+
+"$python" -m oidc_provider_mock --port "$oidc_port" --require-nonce >"$work/oidc.log" 2>&1 &
+pids+=($!)
 
 for service in auth catalog favorites assistant gateway; do
   mkdir -p "$work/metrics-$service"

@@ -6,6 +6,9 @@
 // Not a secret: only whether this browser has a session worth renewing on page load, so an
 // anonymous visit does not ask the auth service for nothing.
 const SESSION_HINT_KEY = "coursePortal.signedIn";
+// Set on leaving for the university's sign-in page: the page that comes back looks for the
+// session its callback set, unless it comes back with an error.
+const SIGN_IN_PENDING_KEY = "coursePortal.signingIn";
 // Where earlier versions kept the refresh token: read once, traded for the cookie, removed.
 const LEGACY_REFRESH_TOKEN_KEY = "coursePortal.refreshToken";
 // Every auth call carries it: proof (a cross-site form cannot send it) that the request comes
@@ -129,18 +132,33 @@ export function acceptTokens(pair) {
   const lifetime = Number(pair.expires_in) > 0 ? Number(pair.expires_in) * 1000 : 15 * 60_000;
   accessTokenExpiresAt = Date.now() + lifetime;
   writeStorage(SESSION_HINT_KEY, "1");
+  writeStorage(SIGN_IN_PENDING_KEY, null);
+}
+
+/** A sign-in through the university's provider is under way: its callback sets the refresh
+ * cookie, so the page that comes back should look for a session. */
+export function expectSession() {
+  writeStorage(SIGN_IN_PENDING_KEY, "1");
+}
+
+/** The provider's sign-in came back with an error: there is no new session to look for. */
+export function abandonExpectedSession() {
+  writeStorage(SIGN_IN_PENDING_KEY, null);
 }
 
 export function forgetTokens() {
   accessToken = null;
   accessTokenExpiresAt = 0;
   writeStorage(SESSION_HINT_KEY, null);
+  writeStorage(SIGN_IN_PENDING_KEY, null);
   writeStorage(LEGACY_REFRESH_TOKEN_KEY, null);
 }
 
 /** Whether this browser was logged in when the page was last used (the cookie may say more). */
 export function hasStoredSession() {
-  return Boolean(readStorage(SESSION_HINT_KEY) || readStorage(LEGACY_REFRESH_TOKEN_KEY));
+  return Boolean(
+    readStorage(SESSION_HINT_KEY) || readStorage(SIGN_IN_PENDING_KEY) || readStorage(LEGACY_REFRESH_TOKEN_KEY),
+  );
 }
 
 export function hasSession() {
@@ -362,8 +380,14 @@ export const api = {
   login: (email, password) => request("POST", "/api/auth/login", { body: { email, password } }),
   register: (email, password, fullName) =>
     request("POST", "/api/auth/register", { body: { email, password, full_name: fullName } }),
-  // The refresh cookie says which login ends; the answer clears it.
+  // The refresh cookie says which login ends; the answer clears it. A login through a provider
+  // answers where the provider's own session ends.
   logout: () => request("POST", "/api/auth/logout", { body: {} }),
+  providers: () => request("GET", "/api/auth/providers"),
+  linkProvider: (name, next) =>
+    request("POST", `/api/auth/oidc/${encodeURIComponent(name)}/link?next=${encodeURIComponent(next)}`, {
+      auth: true,
+    }),
   me: () => request("GET", "/api/auth/me", { auth: true }),
   hasStoredSession,
 };

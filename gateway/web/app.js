@@ -5,9 +5,9 @@ import { renderAssistant, renderAssistantDataset } from "./assistant.js";
 import { renderAsk } from "./assistantChat.js";
 import { renderAssistantEvaluation } from "./assistantEvaluation.js";
 import { renderAssistantJob } from "./assistantJobs.js";
-import { logout, restoreSession } from "./auth.js";
+import { linkProvider, logout, restoreSession, takeSignInError } from "./auth.js";
 import { initCatalog, loadCatalog } from "./catalog.js";
-import { requestLogin } from "./dialogs.js";
+import { requestLogin, signInErrorMessage } from "./dialogs.js";
 import { h, replaceChildren } from "./dom.js";
 import { loadFavorites } from "./favorites.js";
 import { parseRoute } from "./router.js";
@@ -125,8 +125,10 @@ function userChip(user) {
 
 function logoutButton() {
   const onclick = async () => {
-    await logout();
-    toast("Вы вышли из системы");
+    const providerLogout = await logout();
+    // Signed in through the university: its session ends too, and it sends the browser back.
+    if (providerLogout) location.assign(providerLogout);
+    else toast("Вы вышли из системы");
   };
   return h("button", { type: "button", class: "btn btn-ghost", onclick }, "Выйти");
 }
@@ -173,7 +175,20 @@ async function restoreStoredSession() {
   }
 }
 
+/** A sign-in through the university's provider that failed, said in words; for an account
+ * that exists with a password, the login form, then the link. */
+function reportSignInError({ code, provider }) {
+  if (code === "link_required" && provider) {
+    requestLogin(signInErrorMessage(code)).then((loggedIn) => {
+      if (loggedIn) linkProvider(provider).catch((error) => toast(error.message, { kind: "error" }));
+    });
+  } else {
+    toast(signInErrorMessage(code), { kind: "error" });
+  }
+}
+
 async function start() {
+  const signInError = takeSignInError();
   initViews();
   initCatalog();
   initSider();
@@ -185,6 +200,7 @@ async function start() {
   renderRoute();
   loadCatalog();
   await restoreStoredSession();
+  if (signInError) reportSignInError(signInError);
 }
 
 start();

@@ -2,7 +2,15 @@
 // service can read it), changed by the login, registration and logout forms. Views listen for
 // the "user" event.
 
-import { api, acceptTokens, forgetTokens, onSessionLost, refreshSession } from "./api.js";
+import {
+  abandonExpectedSession,
+  acceptTokens,
+  api,
+  expectSession,
+  forgetTokens,
+  onSessionLost,
+  refreshSession,
+} from "./api.js";
 import { emit, state } from "./state.js";
 
 function setUser(user) {
@@ -49,11 +57,54 @@ export async function register(email, password, fullName) {
   return login(email, password);
 }
 
+/** Ends the session; resolves to the provider's logout page when the login came through one. */
 export async function logout() {
   forgetTokens();
   setUser(null);
   // Revoking (and clearing the cookie) is best effort: the page already forgot the session.
-  await api.logout().catch(() => {});
+  const answer = await api.logout().catch(() => null);
+  return answer?.end_session_url || null;
+}
+
+let providersLoaded = null;
+
+/** The university sign-in providers (usually none or one), asked once per page load. */
+export function signInProviders() {
+  providersLoaded ||= api.providers().catch(() => {
+    providersLoaded = null;
+    return [];
+  });
+  return providersLoaded;
+}
+
+/** Off to the provider's sign-in page; the portal comes back at `next` (a route of this UI). */
+export function signInWithProvider(provider, next = location.hash || "#/") {
+  expectSession();
+  location.assign(`${provider.login_url}?next=${encodeURIComponent("/" + next)}`);
+}
+
+/**
+ * The outcome of a sign-in through the provider that came back with `signin_error` (and, for
+ * an account to link, `provider`) in the address: taken out of the address, and returned.
+ */
+export function takeSignInError() {
+  const [path, query = ""] = location.hash.split("?", 2);
+  const params = new URLSearchParams(query);
+  const code = params.get("signin_error");
+  if (!code) return null;
+  const provider = params.get("provider");
+  params.delete("signin_error");
+  params.delete("provider");
+  const rest = params.toString();
+  history.replaceState(null, "", `${location.pathname}${path || "#/"}${rest ? `?${rest}` : ""}`);
+  abandonExpectedSession();
+  return { code, provider };
+}
+
+/** Link a university account to the signed-in one: sign in at the provider, come back. */
+export async function linkProvider(name, next = location.hash || "#/") {
+  const { authorization_url: url } = await api.linkProvider(name, "/" + next);
+  location.assign(url);
 }
 
 onSessionLost(() => {

@@ -2,7 +2,7 @@
 // page behind it inert): login / registration, confirmation, and the teacher's material editor.
 
 import { api } from "./api.js";
-import { login, register } from "./auth.js";
+import { login, register, signInProviders, signInWithProvider } from "./auth.js";
 import { h, replaceChildren, uniqueId } from "./dom.js";
 import { fileZone } from "./fileZone.js";
 import { materialTypes } from "./materialTypes.js";
@@ -154,6 +154,7 @@ function authForm({ registering, reason, onSwitch, onSuccess }) {
     field("Электронная почта", inputs.email),
     field("Пароль", inputs.password, { hint: registering ? "От 8 до 128 символов." : null }),
     submit,
+    registering ? null : providerSignIn(),
     authSwitch(registering, onSwitch),
   );
   form.addEventListener("submit", (event) => {
@@ -161,6 +162,48 @@ function authForm({ registering, reason, onSwitch, onSuccess }) {
     submitAuth({ form, alert, submit, registering, ...inputs }, onSuccess);
   });
   return { form, firstInput: inputs.fullName || inputs.email };
+}
+
+/** "Войти через университет": one button per configured provider, none without them. */
+function providerSignIn() {
+  const box = h("div", { class: "provider-signin" });
+  signInProviders().then((providers) => {
+    if (!providers?.length) return;
+    replaceChildren(
+      box,
+      h("p", { class: "form-divider" }, h("span", {}, "или")),
+      ...providers.map((provider) =>
+        h(
+          "button",
+          { type: "button", class: "btn btn-secondary btn-block", onclick: () => signInWithProvider(provider) },
+          provider.label,
+        ),
+      ),
+    );
+  });
+  return box;
+}
+
+// Why a sign-in through the university's provider came back without a session, by the code
+// the auth service put in the address.
+const SIGN_IN_ERRORS = {
+  cancelled: "Вход через университет отменён.",
+  denied: "Вход через университет отклонён: учётная запись отключена или привязана к другому аккаунту.",
+  link_required:
+    "Аккаунт с этой почтой уже есть. Войдите с паролем — и университетский аккаунт будет к нему привязан.",
+  misconfigured: "Вход через университет настроен неверно. Сообщите администратору портала.",
+  unavailable: "Сервис входа университета не отвечает. Попробуйте позже.",
+  state_invalid: "Вход устарел или начат в другом браузере. Попробуйте ещё раз.",
+  code_rejected: "Код входа уже использован или устарел. Попробуйте ещё раз.",
+  wrong_issuer: "Ответ пришёл не от сервиса входа университета. Вход отклонён.",
+  wrong_audience: "Ответ сервиса входа выдан другому приложению. Вход отклонён.",
+  wrong_nonce: "Ответ сервиса входа относится к другому входу. Попробуйте ещё раз.",
+  token_expired: "Ответ сервиса входа устарел. Проверьте часы компьютера и попробуйте ещё раз.",
+  token_invalid: "Ответ сервиса входа не прошёл проверку. Попробуйте ещё раз.",
+};
+
+export function signInErrorMessage(code) {
+  return SIGN_IN_ERRORS[code] || "Не удалось войти через университет. Попробуйте ещё раз.";
 }
 
 function authSwitch(registering, onSwitch) {

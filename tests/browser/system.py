@@ -19,12 +19,14 @@ import requests
 
 from service_kit.config import REPO_ROOT
 from tests.support.databases import migrated_database
+from tests.support.oidc_provider import OidcProviderProcess
 from tests.support.openai_standin import OpenAIStandIn
-from tests.support.processes import ServerProcess, TaskConsumer
+from tests.support.processes import ServerProcess, TaskConsumer, free_port
 
 DEMO_STUDENT = ("student@example.edu", "student-demo-1")
 DEMO_TEACHER = ("teacher@example.edu", "teacher-demo-1")
 DEMO_ADMIN = ("admin@example.edu", "admin-demo-1")
+OIDC_CLIENT_ID = "course-portal"
 SERVICES = ("auth_service", "catalog_service", "favorites_service", "assistant_service")
 # The curated dataset the assistant's worker loads at start-up, and its course.
 DEMO_DATASET = "Демонстрационный набор"
@@ -63,6 +65,7 @@ class PortalSystem:
         self.database_urls: dict[str, str] = {}
         self.openai: OpenAIStandIn | None = None
         self.worker: TaskConsumer | None = None
+        self.oidc: OidcProviderProcess | None = None
         self._exit = contextlib.ExitStack()
 
     @property
@@ -107,7 +110,24 @@ class PortalSystem:
             teacher_id = self._manage("auth_service", "user-id", "--email", DEMO_TEACHER[0]).strip()
             self._manage("catalog_service", "seed-demo", "--teacher-id", teacher_id)
 
-            auth = self._server("auth", "auth_service:create_app()", {})
+            # The university's sign-in provider; it sends browsers back to the gateway.
+            self.oidc = self._exit.enter_context(
+                OidcProviderProcess(self.directory / "oidc-provider.log")
+            )
+            gateway_port = free_port()
+            auth = self._server(
+                "auth",
+                "auth_service:create_app()",
+                {
+                    "PUBLIC_BASE_URL": f"http://127.0.0.1:{gateway_port}",
+                    "OIDC_ISSUER": self.oidc.issuer,
+                    "OIDC_CLIENT_ID": OIDC_CLIENT_ID,
+                    "OIDC_CLIENT_SECRET": "portal-secret",
+                    "OIDC_ROLE_CLAIM": "groups",
+                    "OIDC_ROLE_MAP": "teachers=teacher",
+                    "OIDC_STATE_SECRET": "browser-tests-" + "s" * 32,
+                },
+            )
             jwks = {"AUTH_JWKS_URL": auth.url + "/.well-known/jwks.json"}
             catalog = self._server("catalog", "catalog_service:create_app()", jwks)
             favorites = self._server(
@@ -125,6 +145,7 @@ class PortalSystem:
                     "ASSISTANT_URL": assistant.url,
                 },
                 workers=2,
+                port=gateway_port,
             )
             self._wait_for_demo_dataset()
         except BaseException:
@@ -190,12 +211,14 @@ class PortalSystem:
         )
         return test_split.ok and bool(test_split.json())
 
-    def _server(self, name: str, app_spec: str, env: dict, workers: int = 1) -> ServerProcess:
+    def _server(
+        self, name: str, app_spec: str, env: dict, workers: int = 1, port: int | None = None
+    ) -> ServerProcess:
         package = {"gateway": None}.get(name, f"{name}_service")
         full_env = {**self._base_env(), **env}
         if package:
             full_env["DATABASE_URL"] = self.database_urls[package]
-        process = ServerProcess(app_spec, full_env, workers=workers, threads=8)
+        process = ServerProcess(app_spec, full_env, workers=workers, threads=8, port=port)
         process.env.pop("JWT_PRIVATE_KEY_FILE", None)
         self.processes[name] = process
         self._exit.callback(process.stop)

@@ -46,6 +46,8 @@ MODEL_PROVIDER = {"OPENAI_API_KEY", "OPENAI_BASE_URL", "ASSISTANT_TEACHER_MODEL"
 # The only processes that may reach the internet (the provider, HTTPS): compose gives them a
 # network that is not internal, the cluster an egress rule to TCP 443.
 MODEL_PROVIDER_CLIENTS = {"assistant", "assistant-worker"}
+# auth signs users in through the university's OpenID Connect provider, outside too.
+IDENTITY_PROVIDER_CLIENTS = {"auth"}
 # Processes with no HTTP that run a service's image with another command: compose service and
 # k8s Deployment name -> the service whose image, database and secrets it uses, its command.
 WORKERS = {
@@ -284,9 +286,10 @@ def _workers_of(service: str) -> list[str]:
     return [worker for worker, (owner, _command) in WORKERS.items() if owner == service]
 
 
-def test_compose_gives_a_way_out_to_the_gateway_and_the_model_provider_clients_only(compose):
-    """The backend network is internal (no route out); the assistant and its worker alone join
-    one that is not, for the provider's HTTPS API; the gateway's edge network is for its port."""
+def test_compose_gives_a_way_out_to_the_gateway_and_the_providers_clients_only(compose):
+    """The backend network is internal (no route out); the assistant and its worker (the model
+    provider's HTTPS API) and auth (the university's sign-in provider) alone join one that is
+    not; the gateway's edge network is for its port."""
     networks = compose["networks"]
     assert networks["backend"].get("internal") is True
     outside = {name for name, network in networks.items() if not network.get("internal")}
@@ -294,9 +297,13 @@ def test_compose_gives_a_way_out_to_the_gateway_and_the_model_provider_clients_o
         name: set(spec.get("networks") or {}) & outside
         for name, spec in compose["services"].items()
     }
-    assert {name for name, joins in joined.items() if joins} == {"gateway", *MODEL_PROVIDER_CLIENTS}
+    assert {name for name, joins in joined.items() if joins} == {
+        "gateway",
+        *MODEL_PROVIDER_CLIENTS,
+        *IDENTITY_PROVIDER_CLIENTS,
+    }
     assert joined["gateway"] == {"edge"}
-    for name in MODEL_PROVIDER_CLIENTS:
+    for name in MODEL_PROVIDER_CLIENTS | IDENTITY_PROVIDER_CLIENTS:
         assert joined[name] == {"provider"}, name
         assert "backend" in compose["services"][name]["networks"]  # its database, Redis, catalog
         assert not compose["services"][name].get("ports"), name
@@ -771,12 +778,14 @@ def test_network_policies_allow_only_the_designed_calls(overlays, overlay):
         assert reaches(worker) == designed[worker], worker
         assert designed[worker] <= reaches(service), worker
     assert reaches("assistant") == designed["assistant-worker"] | {("auth", 8003)}
-    for name in ("gateway", "favorites", "auth"):
+    for name in ("gateway", "favorites"):
         assert not {port for _where, port in reaches(name)} & {9000, 443}, name
-    # The internet (HTTPS): the model provider's clients, and in prod the catalog's S3.
+    assert not {port for _where, port in reaches("auth")} & {9000}
+    # The internet (HTTPS): the model provider's clients, auth for the sign-in provider, and in
+    # prod the catalog's S3.
     leaving = {name for name in labels if internet in reaches(name)}
     s3_clients = {"catalog", *_workers_of("catalog")} if overlay == "prod" else set()
-    assert leaving == MODEL_PROVIDER_CLIENTS | s3_clients
+    assert leaving == MODEL_PROVIDER_CLIENTS | IDENTITY_PROVIDER_CLIENTS | s3_clients
 
 
 def test_ingress_reaches_only_the_gateway(overlays):

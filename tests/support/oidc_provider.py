@@ -58,7 +58,9 @@ class OidcProviderProcess:
 
     def set_user(self, sub: str, claims: dict) -> None:
         """The claims the provider gives `sub` from their next sign-in on."""
-        response = requests.put(f"{self.issuer}/users/{quote(sub, safe='')}", json=claims, timeout=5)
+        response = requests.put(
+            f"{self.issuer}/users/{quote(sub, safe='')}", json=claims, timeout=5
+        )
         response.raise_for_status()
 
     def output(self) -> str:

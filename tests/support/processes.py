@@ -51,8 +51,9 @@ class ServerProcess:
         threads: int = 4,
         cwd: Path = REPO_ROOT,
         log_path: Path | None = None,
+        port: int | None = None,
     ):
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.app_spec = app_spec
         self.env = {**os.environ, **env}
