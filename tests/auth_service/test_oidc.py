@@ -216,3 +216,55 @@ def test_role_maps_are_read_from_text():
 )
 def test_only_web_ui_routes_are_landing_pages(requested, landing):
     assert safe_next_path(requested) == landing
+
+
+# --- the endpoints, with the provider unreachable or misconfigured ------------------------------
+
+
+def oidc_app(app_config, issuer, **settings):
+    from auth_service import create_app
+
+    config = {
+        **app_config,
+        "PUBLIC_BASE_URL": "http://portal.test",
+        "OIDC_PROVIDERS": (Provider("university", issuer, "portal", "secret"),),
+        "OIDC_STATE_SECRET": "s" * 40,
+        **settings,
+    }
+    return create_app(config)
+
+
+def test_an_unreachable_provider_sends_the_browser_back_with_a_reason(app_config):
+    from tests.support.processes import free_port
+
+    client = oidc_app(app_config, f"http://127.0.0.1:{free_port()}").test_client()
+
+    response = client.get("/api/auth/oidc/university/login?next=/%23/courses/3")
+
+    assert response.status_code == 302
+    assert response.location == (
+        "http://portal.test/#/courses/3?signin_error=unavailable&provider=university"
+    )
+
+
+def test_a_short_state_secret_stops_the_service(app_config):
+    with pytest.raises(ValueError, match="OIDC_STATE_SECRET"):
+        oidc_app(app_config, ISSUER, OIDC_STATE_SECRET="short")
+
+
+def test_without_providers_the_sign_in_endpoints_are_404_and_the_list_empty(client):
+    assert client.get("/api/auth/providers").get_json() == []
+    for path in ("/api/auth/oidc/university/login", "/api/auth/oidc/university/callback"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert response.get_json()["message"] == "No such sign-in provider."
+
+
+def test_a_callback_with_garbage_is_refused_in_words_not_a_500(app_config):
+    client = oidc_app(app_config, ISSUER).test_client()
+    client.set_cookie("portal_oidc", "garbage.not-signed", path="/api/auth/oidc")
+
+    for query in ("", "?state=x", "?code=x", "?state=%00&code=%ff", "?error=x" + "y" * 5000):
+        response = client.get("/api/auth/oidc/university/callback" + query)
+        assert response.status_code == 302, query
+        assert "signin_error=" in response.location
