@@ -8,7 +8,7 @@ from service_kit.auth import TokenVerifier, init_auth
 from service_kit.errors import error_response
 from service_kit.health import add_readiness_check
 
-from . import settings
+from . import settings, tasks
 from .keys import SigningKeys
 from .oidc import init_oidc
 from .passwords import PasswordHasher
@@ -37,6 +37,7 @@ def create_app(config: dict | None = None) -> Flask:
     init_signing(app)
     init_login_throttle(app)
     init_oidc(app)
+    tasks.bind(app.config)
     api.register_blueprint(blp)
     api.register_blueprint(jwks_blp)
     app.register_error_handler(LoginThrottled, _throttled)

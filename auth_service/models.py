@@ -2,7 +2,17 @@
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, Float, ForeignKey, Integer, String, Table, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from service_kit.db import UTCDateTime, utcnow
@@ -66,7 +76,15 @@ class User(Base):
         UTCDateTime, nullable=True, index=True
     )
 
+    # When the owner proved the address (a link from a mail); None: unverified, no writes yet.
+    # Accounts made by an admin or through a university provider are verified from the start.
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
     role: Mapped[Role] = relationship(lazy="joined")
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
 
 class RefreshToken(Base):
@@ -114,6 +132,44 @@ class ExternalIdentity(Base):
     last_sign_in_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class EmailToken(Base):
+    """A single-use link sent by mail (verification, password reset), stored as its SHA-256."""
+
+    __tablename__ = "email_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # "verify" or "reset"
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The address it was sent to: a verification proves this address, not a later one.
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class OutgoingMail(Base):
+    """A message waiting for the worker (the outbox): written in the request's transaction, so
+    a mail is never lost between the database and the queue. Its text is emptied once sent:
+    it held a single-use link."""
+
+    __tablename__ = "outgoing_mail"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(EMAIL_MAX_LENGTH))
+    subject: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # A worker is sending it until then: a retry and the sweep do not send it twice.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
 
 class LoginThrottleCounter(Base):

@@ -15,13 +15,17 @@ from service_kit.auth import current_principal, require_auth, require_permission
 from service_kit.pagination import PAGINATION_HEADER, pagination_header
 from service_kit.permissions import USERS_ADMIN
 
-from . import services
+from . import email_links, services, tasks
+from .mail import mail_settings
 from .oidc import OidcClients, Provider, SignInFailed, safe_next_path
 from .schemas import (
     IdentityProviderSchema,
     LoginSchema,
     LogoutSchema,
     MeSchema,
+    MessageSchema,
+    PasswordResetRequestSchema,
+    PasswordResetSchema,
     ProviderLinkSchema,
     ProviderLoginQueryArgsSchema,
     RefreshRequestSchema,
@@ -30,6 +34,7 @@ from .schemas import (
     UserQueryArgsSchema,
     UserSchema,
     UserUpdateSchema,
+    VerifyEmailSchema,
 )
 from .services import BAD_REFRESH_TOKEN, REFRESH_TOKEN_LIFETIME, TokenPair
 from .throttle import client_address
@@ -83,23 +88,101 @@ def _client() -> str:
     )
 
 
+def _mail():
+    return mail_settings(current_app.config)
+
+
+def _throttle():
+    return current_app.extensions["login_throttle"](get_session())
+
+
 @blp.route("/register")
 class Register(MethodView):
     @blp.arguments(RegisterSchema)
     @blp.response(201, UserSchema)
+    @blp.alt_response(403, description="Registration is not open to this address's domain")
     @blp.alt_response(409, description="An account with this email already exists")
     @blp.alt_response(429, description="Too many new accounts", headers=RETRY_AFTER_HEADER)
     def post(self, body):
-        """Create a student account."""
-        throttle = current_app.extensions["login_throttle"](get_session())
-        return services.register(
-            get_session(),
+        """Create a student account; a verification link goes to its address."""
+        session = get_session()
+        user = services.register(
+            session,
             _hasher(),
-            throttle,
+            _throttle(),
             client=_client(),
             provider_only_domains=current_app.config["OIDC_ONLY_DOMAINS"],
+            allowed_domains=current_app.config["REGISTRATION_EMAIL_DOMAINS"],
             **body,
         )
+        message = email_links.start_verification(session, _mail(), user)
+        session.commit()
+        tasks.enqueue_delivery(message.id)
+        return user
+
+
+@blp.route("/verify-email")
+class VerifyEmail(MethodView):
+    @blp.arguments(VerifyEmailSchema)
+    @blp.response(200, UserSchema)
+    @blp.alt_response(400, description="Not a link of ours (tampered or cut short)")
+    @blp.alt_response(410, description="The link expired or was used")
+    def post(self, body):
+        """Verify the account's address with the token of the verification mail's link."""
+        return email_links.verify_email(get_session(), body["token"])
+
+
+@blp.route("/verify-email/resend")
+class ResendVerification(MethodView):
+    @require_auth
+    @blp.response(202, MessageSchema)
+    @blp.alt_response(409, description="The address is verified already")
+    @blp.alt_response(429, description="One was sent a moment ago", headers=RETRY_AFTER_HEADER)
+    def post(self):
+        """Send the caller a new verification link."""
+        session = get_session()
+        user = services.active_user(session, current_principal().user_id)
+        message = email_links.resend_verification(session, _mail(), _throttle(), user)
+        session.commit()
+        tasks.enqueue_delivery(message.id)
+        return {"message": f"A new link is on its way to {user.email}."}, 202
+
+
+@blp.route("/password-reset")
+class PasswordResetRequest(MethodView):
+    @blp.arguments(PasswordResetRequestSchema)
+    @blp.response(202, MessageSchema)
+    @blp.alt_response(429, description="Too many requests", headers=RETRY_AFTER_HEADER)
+    def post(self, body):
+        """Ask for a link to set a new password; the answer never says whether the account
+        exists."""
+        session = get_session()
+        message = email_links.request_password_reset(
+            session, _mail(), _throttle(), body["email"], _client()
+        )
+        if message is not None:
+            session.commit()
+            tasks.enqueue_delivery(message.id)
+        return {"message": email_links.RESET_REQUESTED}, 202
+
+
+@blp.route("/password-reset/confirm")
+class PasswordReset(MethodView):
+    @blp.arguments(PasswordResetSchema)
+    @blp.response(204)
+    @blp.alt_response(400, description="Not a link of ours (tampered or cut short)")
+    @blp.alt_response(410, description="The link expired or was used")
+    def post(self, body):
+        """Set a new password with the token of the reset mail's link; every login ends."""
+        notice = email_links.reset_password(
+            get_session(),
+            _hasher(),
+            body["token"],
+            body["password"],
+            current_app.config["OIDC_ONLY_DOMAINS"],
+        )
+        tasks.enqueue_delivery(notice.id)
+        return None, 204
 
 
 def _public_host() -> str:

@@ -55,11 +55,19 @@ class UserSchema(Schema):
     full_name = fields.String(required=True)
     role = fields.Function(lambda user: user.role.name, required=True)
     is_active = fields.Boolean(required=True)
+    email_verified = fields.Boolean(
+        required=True,
+        metadata={"description": "False until the link of the verification mail is followed"},
+    )
     created_at = fields.DateTime(required=True)
 
 
 class MeSchema(UserSchema):
-    permissions = fields.Function(lambda user: user.role.permission_names, required=True)
+    permissions = fields.Function(
+        lambda user: user.role.permission_names if user.email_verified else [],
+        required=True,
+        metadata={"description": "What the caller may do now: none until the address is verified"},
+    )
 
 
 class UserQueryArgsSchema(PaginationQueryArgsSchema):
@@ -78,6 +86,10 @@ class UserUpdateSchema(PatchSchema):
         metadata={"enum": ["student", "teacher", "admin"]},
     )
     is_active = fields.Boolean()
+    # An admin who knows the address is the owner's (the support desk) may vouch for it.
+    email_verified = fields.Boolean(
+        validate=validate.Equal(True, error="An address can be marked verified, not unverified.")
+    )
 
 
 class IdentityProviderSchema(Schema):
@@ -110,3 +122,24 @@ class LogoutSchema(Schema):
         required=True,
         metadata={"description": "The provider's logout page, to end its session as well"},
     )
+
+
+class VerifyEmailSchema(Schema):
+    token = Str(required=True, validate=validate.Length(min=1, max=REFRESH_TOKEN_MAX_LENGTH))
+
+
+class PasswordResetRequestSchema(Schema):
+    email = Str(required=True, validate=validate.Length(min=1, max=EMAIL_MAX_LENGTH))
+
+
+class PasswordResetSchema(Schema):
+    token = Str(required=True, validate=validate.Length(min=1, max=REFRESH_TOKEN_MAX_LENGTH))
+    password = Str(
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=PASSWORD_MIN_LENGTH, max=PASSWORD_MAX_LENGTH),
+    )
+
+
+class MessageSchema(Schema):
+    message = fields.String(required=True)

@@ -96,8 +96,10 @@ def register(
     full_name: str,
     client: str,
     provider_only_domains: frozenset[str] = frozenset(),
+    allowed_domains: frozenset[str] = frozenset(),
 ) -> User:
-    """A new student account; 409 when the address is taken, whatever its letter case.
+    """A new student account, its address not verified yet; 409 when the address is taken,
+    whatever its letter case.
 
     The per-client limit counts every request and runs first, before the existence check and
     the hash, so probing which emails have accounts is exactly as slow as registering. (The 409
@@ -107,9 +109,14 @@ def register(
     email = normalize_email(email)
     throttle.check_registration(client)
     _refuse_provider_only(email, provider_only_domains)
+    if allowed_domains and email_domain(email) not in allowed_domains:
+        domains = ", ".join(f"@{domain}" for domain in sorted(allowed_domains))
+        raise Forbidden(f"Only addresses {domains} may register.")
     if find_user(session, email) is not None:
         raise Conflict("An account with this email already exists.")
-    user = User(password_hash=hasher.hash(password), role=_role(session, DEFAULT_ROLE))
+    user = User(
+        password_hash=hasher.hash(password), role=_role(session, DEFAULT_ROLE), is_active=True
+    )
     _set_identity(user, email, full_name.strip())
     session.add(user)
     try:
@@ -146,6 +153,8 @@ def save_user(
         revoke_user_tokens(session, user)
     user.role = role_row
     user.is_active = True
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()  # an operator vouches for the address
     session.commit()
     return user, created
 
@@ -160,7 +169,10 @@ def issue_access_token(settings: TokenSettings, user: User) -> str:
         "aud": settings.audience,
         "sub": str(user.id),
         "role": user.role.name,
-        "perms": user.role.permission_names,
+        # An unverified address browses and reads; its role's permissions (writes) wait for
+        # the link in the verification mail.
+        "perms": user.role.permission_names if user.email_verified else [],
+        "email_verified": user.email_verified,
         "iat": now,
         "exp": int(now) + ACCESS_TOKEN_SECONDS,
         "jti": uuid.uuid4().hex,
@@ -375,6 +387,8 @@ def update_user(session: Session, actor_id: int, user_id: int, changes: dict[str
         user.tokens_valid_after = utcnow()
     user.role = role
     user.is_active = is_active
+    if changes.get("email_verified") and user.email_verified_at is None:
+        user.email_verified_at = utcnow()  # its next token (a refresh) carries the permissions
     session.commit()
     return user
 
@@ -462,7 +476,10 @@ def _create_from_identity(session: Session, identity: Identity) -> User:
             "university account to it.",
         )
     user = User(
-        password_hash="", role=_role(session, identity.role or DEFAULT_ROLE), is_active=True
+        password_hash="",
+        role=_role(session, identity.role or DEFAULT_ROLE),
+        is_active=True,
+        email_verified_at=utcnow(),  # the provider verified it (unverified ones give none)
     )
     _set_identity(user, email, identity.full_name or email.split("@")[0])
     session.add(user)

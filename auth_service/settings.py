@@ -2,6 +2,8 @@
 
 import os
 
+from service_kit.config import var_dir
+
 from .oidc import parse_domains, providers_from_environment
 
 
@@ -23,4 +25,19 @@ def from_environment() -> dict:
         # Addresses of these domains sign in through a provider only: no password login, no
         # registration (their accounts are the directory's).
         "OIDC_ONLY_DOMAINS": parse_domains(os.environ.get("OIDC_ONLY_DOMAINS") or ""),
+        # Mail (verification, password reset) leaves through this SMTP server; no host: .eml
+        # files under MAIL_DIR, their links in the log (`make run`).
+        "SMTP_HOST": os.environ.get("SMTP_HOST") or "",
+        "SMTP_PORT": os.environ.get("SMTP_PORT") or "",
+        "SMTP_USERNAME": os.environ.get("SMTP_USERNAME") or "",
+        "SMTP_PASSWORD": os.environ.get("SMTP_PASSWORD") or "",
+        "SMTP_FROM": os.environ.get("SMTP_FROM") or "Портал учебных материалов <noreply@localhost>",
+        "SMTP_TLS": os.environ.get("SMTP_TLS") or "starttls",
+        "MAIL_DIR": os.environ.get("MAIL_DIR") or str(var_dir() / "mail"),
+        # Seconds before a failed delivery is tried again (5 times; then the minute's sweep).
+        "MAIL_RETRY_SECONDS": int(os.environ.get("MAIL_RETRY_SECONDS") or 30),
+        # Only these email domains may register (comma-separated); empty: any.
+        "REGISTRATION_EMAIL_DOMAINS": parse_domains(
+            os.environ.get("REGISTRATION_EMAIL_DOMAINS") or ""
+        ),
     }

@@ -75,6 +75,14 @@ class LoginLimits:
     # one for an email that is taken, so probing for accounts is as slow as registering.
     registrations_per_client: int = 100
     registration_window_seconds: int = 60 * 60
+    # "Забыли пароль?": requests per client address (then 429, for every address alike), and
+    # mails per email address (past it, the answer is the same and no mail goes out: nobody
+    # floods an inbox through the portal).
+    reset_requests_per_client: int = 30
+    reset_mails_per_address: int = 3
+    reset_window_seconds: int = 60 * 60
+    # One more verification mail per account at most this often.
+    verification_resend_seconds: int = 60
 
     def delay(self, count: int, free: int) -> float:
         """The wait after the `count`-th failure of a pair that had `free` free failures."""
@@ -373,6 +381,32 @@ class LoginThrottle:
         )
         if wait > 0:
             raise LoginThrottled(_seconds(wait), "Too many new accounts from this address.")
+
+    def check_reset_request(self, client: str) -> None:
+        wait = self.store.hit(
+            _key("reset-client", client),
+            self.limits.reset_requests_per_client,
+            self.limits.reset_window_seconds,
+            time.time(),
+        )
+        if wait > 0:
+            raise LoginThrottled(_seconds(wait), "Too many password reset requests.")
+
+    def reset_mail_allowed(self, email: str) -> bool:
+        wait = self.store.hit(
+            _key("reset-address", email),
+            self.limits.reset_mails_per_address,
+            self.limits.reset_window_seconds,
+            time.time(),
+        )
+        return wait <= 0
+
+    def check_verification_resend(self, account: str) -> None:
+        wait = self.store.hit(
+            _key("verify-resend", account), 1, self.limits.verification_resend_seconds, time.time()
+        )
+        if wait > 0:
+            raise LoginThrottled(_seconds(wait), "A verification mail was sent a moment ago.")
 
 
 # ---- the client's address --------------------------------------------------------------------

@@ -71,6 +71,10 @@ ROUTES: tuple[Route, ...] = (
     # Sign-in through a university provider: browser navigations (login, callback) and the list
     # of providers for the login form; linking (POST) needs the caller's token.
     Route("/api/auth/providers", "auth", public_methods=READS),
+    # Following a mail's link, and asking for one: no token (the link is the proof).
+    Route("/api/auth/verify-email", "auth", public_methods=frozenset({"POST"})),
+    Route("/api/auth/verify-email/resend", "auth"),
+    Route("/api/auth/password-reset", "auth", public_methods=frozenset({"POST"})),
     Route("/api/auth/oidc", "auth", public_methods=READS),
     Route(
         "/api/auth/jwks.json", "auth", public_methods=READS, upstream_path="/.well-known/jwks.json"

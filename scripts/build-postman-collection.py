@@ -994,13 +994,61 @@ save('studentRefresh', pair.refresh_token);
                 token="studentToken",
                 tests="""
 const me = pm.response.json();
-pm.test('the student, with the student permissions', () => {
+pm.test('the student, who writes nothing until the address is verified', () => {
   pm.expect(me.id).to.eql(v('studentId'));
   pm.expect(me.role).to.eql('student');
-  pm.expect(me.permissions).to.include.members(['favorites:write']);
-  pm.expect(me.permissions).to.not.include('materials:write');
+  pm.expect(me.email_verified).to.eql(false);
+  pm.expect(me.permissions).to.eql([]);
 });
 """,
+            ),
+            Step(
+                "Send the verification mail again",
+                "POST /api/auth/verify-email/resend",
+                202,
+                token="studentToken",
+                tests="""
+pm.test('a new link is on its way', () => {
+  pm.expect(pm.response.json().message).to.include(v('studentEmail'));
+});
+""",
+            ),
+            Step(
+                "Again at once: wait a minute",
+                "POST /api/auth/verify-email/resend",
+                429,
+                token="studentToken",
+                tests="pm.test('Retry-After', () => pm.response.to.have.header('Retry-After'));",
+            ),
+            Step(
+                "A verification link that is not ours",
+                "POST /api/auth/verify-email",
+                400,
+                body={"token": "forged-token-forged-token-forged-token-0000"},
+            ),
+            Step(
+                "Forgot the password",
+                "POST /api/auth/password-reset",
+                202,
+                body={"email": "{{studentEmail}}"},
+                tests="save('resetAnswer', pm.response.text());",
+            ),
+            Step(
+                "Forgot the password of an address without an account: the same answer",
+                "POST /api/auth/password-reset",
+                202,
+                body={"email": "nobody-{{$randomInt}}@example.edu"},
+                tests="""
+pm.test('nothing tells the two apart', () => {
+  pm.expect(pm.response.text()).to.eql(v('resetAnswer'));
+});
+""",
+            ),
+            Step(
+                "A reset link that is not ours",
+                "POST /api/auth/password-reset/confirm",
+                400,
+                body={"token": "forged-token-forged-token-forged-token-0000", "password": "x" * 12},
             ),
             Step(
                 "Refresh the token pair",
@@ -1039,6 +1087,33 @@ pm.test('RS256 signing keys with ids', () => {
                 200,
                 body={"email": "{{adminEmail}}", "password": "{{adminPassword}}"},
                 tests="save('adminToken', pm.response.json().access_token);",
+            ),
+            Step(
+                "An admin vouches for the student's address",
+                "PATCH /api/auth/users/{user_id}",
+                200,
+                token="adminToken",
+                path={"user_id": "{{studentId}}"},
+                body={"email_verified": True},
+                tests="""
+pm.test('verified', () => pm.expect(pm.response.json().email_verified).to.eql(true));
+""",
+            ),
+            Step(
+                "The student's next token carries the permissions",
+                "POST /api/auth/refresh",
+                200,
+                body={"refresh_token": "{{studentRefresh}}"},
+                tests="""
+const pair = pm.response.json();
+save('studentToken', pair.access_token);
+save('studentRefresh', pair.refresh_token);
+const payload = pair.access_token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+const claims = JSON.parse(atob(payload));
+pm.test('favourites and the assistant now', () => {
+  pm.expect(claims.perms).to.include.members(['favorites:write', 'assistant:use']);
+});
+""",
             ),
             Step(
                 "Log in as the teacher",
@@ -1724,16 +1799,20 @@ pm.test('the university, with its button label and login URL', () => {
                 path={"provider_name": "university"},
                 query=[("next", "/#/courses/1")],
                 tests=r"""
-const location = new URL(pm.response.headers.get('Location'));
-const params = location.searchParams;
+const [base, query] = pm.response.headers.get('Location').split('?');
+const params = {};
+query.split('&').forEach((pair) => {
+  const [key, value] = pair.split('=');
+  params[key] = decodeURIComponent(value.replace(/\+/g, ' '));
+});
 pm.test("to the provider's sign-in page, with PKCE, state and nonce", () => {
-  pm.expect(location.pathname).to.eql('/oauth2/authorize');
-  pm.expect(params.get('response_type')).to.eql('code');
-  pm.expect(params.get('code_challenge_method')).to.eql('S256');
-  pm.expect(params.get('code_challenge')).to.have.lengthOf(43);
-  pm.expect(params.get('state')).to.be.a('string').and.not.empty;
-  pm.expect(params.get('nonce')).to.be.a('string').and.not.empty;
-  pm.expect(params.get('redirect_uri')).to.match(/\/api\/auth\/oidc\/university\/callback$/);
+  pm.expect(base).to.match(/\/oauth2\/authorize$/);
+  pm.expect(params.response_type).to.eql('code');
+  pm.expect(params.code_challenge_method).to.eql('S256');
+  pm.expect(params.code_challenge).to.have.lengthOf(43);
+  pm.expect(params.state).to.be.a('string').and.not.empty;
+  pm.expect(params.nonce).to.be.a('string').and.not.empty;
+  pm.expect(params.redirect_uri).to.match(/\/api\/auth\/oidc\/university\/callback$/);
 });
 pm.test('the short-lived sign-in cookie, for the OIDC paths only', () => {
   const cookie = pm.response.headers.get('Set-Cookie');
@@ -1757,10 +1836,10 @@ pm.test('back to the portal, with the reason and no session', () => {
 """,
             ),
             Step(
-                "Link a university account to the student's",
+                "Link a university account to the teacher's",
                 "POST /api/auth/oidc/{provider_name}/link",
                 200,
-                token="studentToken",
+                token="teacherToken",
                 path={"provider_name": "university"},
                 tests="""
 pm.test("the provider's sign-in page to go to", () => {

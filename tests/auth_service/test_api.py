@@ -316,13 +316,23 @@ def test_logout_revokes_and_is_idempotent(client, tokens):
 # Me ---------------------------------------------------------------------------------------------
 
 
-def test_me_describes_the_caller(client, tokens):
+def test_me_describes_the_caller(client, tokens, admin_token):
     response = client.get("/api/auth/me", headers=bearer(tokens["access_token"]))
     assert response.status_code == 200
     body = response.json
     assert body["email"] == "ann@example.edu"
     assert body["role"] == "student"
-    assert body["permissions"] == ["assistant:use", "favorites:write"]
+    # A new account reads, and writes nothing until its address is verified.
+    assert body["email_verified"] is False
+    assert body["permissions"] == []
+
+    verified = client.patch(
+        f"/api/auth/users/{body['id']}", json={"email_verified": True}, headers=bearer(admin_token)
+    )
+    assert verified.json["email_verified"] is True
+    refreshed = client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    me = client.get("/api/auth/me", headers=bearer(refreshed.json["access_token"])).json
+    assert me["permissions"] == ["assistant:use", "favorites:write"]
 
 
 def test_me_without_a_token_is_401(client):
@@ -397,7 +407,9 @@ def test_users_list_refuses_bad_query_strings_with_400(client, admin_token, quer
 def test_admin_changes_a_role_and_the_next_refresh_carries_it(client, tokens, admin_token):
     me = client.get("/api/auth/me", headers=bearer(tokens["access_token"])).json
     response = client.patch(
-        f"/api/auth/users/{me['id']}", json={"role": "teacher"}, headers=bearer(admin_token)
+        f"/api/auth/users/{me['id']}",
+        json={"role": "teacher", "email_verified": True},
+        headers=bearer(admin_token),
     )
     assert response.status_code == 200
     assert response.json["role"] == "teacher"

@@ -88,7 +88,7 @@ def test_patch_user_needs_a_field(client, admin_token, register_user, body):
     error = assert_error(
         client.patch(f"/api/auth/users/{user.id}", headers=bearer(admin_token), **kwargs), 422
     )
-    assert "at least one of: is_active, role" in str(error["errors"])
+    assert "at least one of: email_verified, is_active, role" in str(error["errors"])
 
 
 @pytest.mark.parametrize("query", ["", "%20", "\u202e"])

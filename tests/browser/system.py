@@ -129,7 +129,10 @@ class PortalSystem:
                 },
             )
             jwks = {"AUTH_JWKS_URL": auth.url + "/.well-known/jwks.json"}
-            catalog = self._server("catalog", "catalog_service:create_app()", jwks)
+            # The catalog asks auth whether a user it assigns as a teacher exists.
+            catalog = self._server(
+                "catalog", "catalog_service:create_app()", {**jwks, "AUTH_URL": auth.url}
+            )
             favorites = self._server(
                 "favorites", "favorites_service:create_app()", {**jwks, "CATALOG_URL": catalog.url}
             )
@@ -247,6 +250,15 @@ class PortalSystem:
             timeout=10,
         )
         assert response.status_code == 201, response.text
+        # Verified at once (as an admin may): these tests are about what the user does next.
+        # The verification mail itself is tested in tests/e2e/test_email_links.py.
+        verified = self.api(
+            "PATCH",
+            f"/api/auth/users/{response.json()['id']}",
+            self.access_token(*DEMO_ADMIN),
+            json={"email_verified": True},
+        )
+        assert verified.status_code == 200, verified.text
         return email, password
 
     def login(self, email: str, password: str) -> dict:

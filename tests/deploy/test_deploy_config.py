@@ -46,12 +46,15 @@ MODEL_PROVIDER = {"OPENAI_API_KEY", "OPENAI_BASE_URL", "ASSISTANT_TEACHER_MODEL"
 # The only processes that may reach the internet (the provider, HTTPS): compose gives them a
 # network that is not internal, the cluster an egress rule to TCP 443.
 MODEL_PROVIDER_CLIENTS = {"assistant", "assistant-worker"}
-# auth signs users in through the university's OpenID Connect provider, outside too.
+# auth signs users in through the university's OpenID Connect provider, outside too, and its
+# worker hands mail to the SMTP server.
 IDENTITY_PROVIDER_CLIENTS = {"auth"}
+SMTP_CLIENTS = {"auth-worker"}
 # Processes with no HTTP that run a service's image with another command: compose service and
 # k8s Deployment name -> the service whose image, database and secrets it uses, its command.
 WORKERS = {
     "catalog-worker": ("catalog", ["huey_consumer", "catalog_service.tasks.huey"]),
+    "auth-worker": ("auth", ["huey_consumer", "auth_service.tasks.huey"]),
     "assistant-worker": ("assistant", ["huey_consumer", "assistant_service.tasks.huey"]),
 }
 
@@ -70,6 +73,8 @@ NEEDED_BY = {
                   "REDIS_URL", "ASSISTANT_TEACHING_CACHE_SECONDS", *MODEL_PROVIDER},
     # The queue, the rows, the catalog (the demo dataset's courses) and the provider.
     "assistant-worker": {"DATABASE_URL", "REDIS_URL", "CATALOG_URL", *MODEL_PROVIDER},
+    # The queue, the outbox and the SMTP server.
+    "auth-worker": {"DATABASE_URL", "REDIS_URL", "SMTP_HOST"},
 }  # fmt: skip
 URL_VARIABLES = {"CATALOG_URL": "catalog", "FAVORITES_URL": "favorites", "AUTH_URL": "auth",
                  "AUTH_JWKS_URL": "auth", "ASSISTANT_URL": "assistant"}  # fmt: skip
@@ -301,9 +306,10 @@ def test_compose_gives_a_way_out_to_the_gateway_and_the_providers_clients_only(c
         "gateway",
         *MODEL_PROVIDER_CLIENTS,
         *IDENTITY_PROVIDER_CLIENTS,
+        *SMTP_CLIENTS,
     }
     assert joined["gateway"] == {"edge"}
-    for name in MODEL_PROVIDER_CLIENTS | IDENTITY_PROVIDER_CLIENTS:
+    for name in MODEL_PROVIDER_CLIENTS | IDENTITY_PROVIDER_CLIENTS | SMTP_CLIENTS:
         assert joined[name] == {"provider"}, name
         assert "backend" in compose["services"][name]["networks"]  # its database, Redis, catalog
         assert not compose["services"][name].get("ports"), name
@@ -755,8 +761,8 @@ def test_network_policies_allow_only_the_designed_calls(overlays, overlay):
     def reaches(name):
         return _allowed_destinations(policies, labels[name])
 
-    database_clients = {"catalog", "catalog-worker", "favorites", "auth", "assistant",
-                        "assistant-worker"}  # fmt: skip
+    database_clients = {"catalog", "catalog-worker", "favorites", "auth", "auth-worker",
+                        "assistant", "assistant-worker"}  # fmt: skip
     if overlay == "dev":
         assert callers("postgres", 5432) == database_clients
         assert callers("redis", 6379) == database_clients - {"favorites"}
@@ -767,16 +773,18 @@ def test_network_policies_allow_only_the_designed_calls(overlays, overlay):
         database, queue = ("cidr:10.0.0.0/8", 5432), ("cidr:10.0.0.0/8", 6379)
         object_store = ("cidr:0.0.0.0/0", 443)
     internet = ("cidr:0.0.0.0/0", 443)
+    smtp = {("cidr:0.0.0.0/0", 587), ("cidr:0.0.0.0/0", 465)}  # submission, implicit TLS
     # A worker reaches its service's datastores and what its tasks need, and nothing else: the
     # object store (catalog), or the catalog and the model provider (assistant).
     designed = {
         "catalog-worker": {database, queue, object_store},
         "assistant-worker": {database, queue, ("catalog", 8001), internet},
+        "auth-worker": {database, queue, *smtp},
     }
     assert set(designed) == set(WORKERS)
     for worker, (service, _command) in WORKERS.items():
         assert reaches(worker) == designed[worker], worker
-        assert designed[worker] <= reaches(service), worker
+        assert designed[worker] - smtp <= reaches(service), worker
     assert reaches("assistant") == designed["assistant-worker"] | {("auth", 8003)}
     for name in ("gateway", "favorites"):
         assert not {port for _where, port in reaches(name)} & {9000, 443}, name

@@ -10,16 +10,9 @@ from tests.support.databases import database_backends
 pytestmark = pytest.mark.e2e
 
 
-class Portal(PortalSystem):
-    def _server(self, name, app_spec, env, workers=1):
-        if name == "catalog":  # the catalog asks auth whether a user exists
-            env = {**env, "AUTH_URL": self.processes["auth"].url}
-        return super()._server(name, app_spec, env, workers)
-
-
 @pytest.fixture(scope="module")
 def portal(tmp_path_factory):
-    with Portal(tmp_path_factory.mktemp("teachers"), database_backends()[-1]) as system:
+    with PortalSystem(tmp_path_factory.mktemp("teachers"), database_backends()[-1]) as system:
         yield system
 
 

@@ -19,18 +19,9 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e)
 
 
-class FuzzPortal(PortalSystem):
-    """PortalSystem, with the catalog told where auth is (AUTH_URL)."""
-
-    def _server(self, name: str, app_spec: str, env: dict, workers: int = 1):
-        if name == "catalog":
-            env = {**env, "AUTH_URL": self.processes["auth"].url}
-        return super()._server(name, app_spec, env, workers)
-
-
 @dataclass
 class Portal:
-    system: FuzzPortal
+    system: PortalSystem
     tokens: dict[str, str]  # role → access token
 
     @property
@@ -44,7 +35,7 @@ class Portal:
 
 
 def start_portal(directory: Path, backend: str) -> Iterator[Portal]:
-    with FuzzPortal(directory, backend) as system:
+    with PortalSystem(directory, backend) as system:
         tokens = {
             role: system.access_token(*account)
             for role, account in (
