@@ -384,6 +384,11 @@ export const api = {
   // answers where the provider's own session ends.
   logout: () => request("POST", "/api/auth/logout", { body: {} }),
   providers: () => request("GET", "/api/auth/providers"),
+  verifyEmail: (token) => request("POST", "/api/auth/verify-email", { body: { token } }),
+  resendVerification: () => request("POST", "/api/auth/verify-email/resend", { auth: true }),
+  requestPasswordReset: (email) => request("POST", "/api/auth/password-reset", { body: { email } }),
+  resetPassword: (token, password) =>
+    request("POST", "/api/auth/password-reset/confirm", { body: { token, password } }),
   linkProvider: (name, next) =>
     request("POST", `/api/auth/oidc/${encodeURIComponent(name)}/link?next=${encodeURIComponent(next)}`, {
       auth: true,

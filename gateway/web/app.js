@@ -5,10 +5,12 @@ import { renderAssistant, renderAssistantDataset } from "./assistant.js";
 import { renderAsk } from "./assistantChat.js";
 import { renderAssistantEvaluation } from "./assistantEvaluation.js";
 import { renderAssistantJob } from "./assistantJobs.js";
+import { api } from "./api.js";
 import { linkProvider, logout, restoreSession, takeSignInError } from "./auth.js";
 import { initCatalog, loadCatalog } from "./catalog.js";
 import { requestLogin, signInErrorMessage } from "./dialogs.js";
 import { h, replaceChildren } from "./dom.js";
+import { followEmailLink } from "./emailLinks.js";
 import { loadFavorites } from "./favorites.js";
 import { parseRoute } from "./router.js";
 import { initSider, setCurrentCourse } from "./sider.js";
@@ -18,8 +20,21 @@ import { initViews, renderCourse, renderHome, renderMaterial, renderNotFound, se
 
 let currentRoute = null;
 
+// Resolved once the stored session (if any) is restored: a mail's link is followed then.
+let sessionKnown;
+const whenSessionKnown = new Promise((resolve) => {
+  sessionKnown = resolve;
+});
+
 async function renderRoute({ reuse = false } = {}) {
-  const route = parseRoute();
+  let route = parseRoute();
+  if (route.name === "emailLink") {
+    // Its token is secret and single-use: out of the address (and history) before anything.
+    history.replaceState(null, "", `${location.pathname}#/`);
+    const link = route;
+    whenSessionKnown.then(() => followEmailLink(link));
+    route = { name: "home" };
+  }
   const previousRoute = currentRoute;
   currentRoute = route;
   setCurrentCourse(route.courseId ?? null);
@@ -94,6 +109,46 @@ function renderAccount() {
     );
   } else {
     replaceChildren(account, userChip(state.user), logoutButton());
+  }
+  renderAccountNotice();
+}
+
+/** A new account whose address is not verified yet: what it waits for, and a second mail. */
+function renderAccountNotice() {
+  const notice = document.getElementById("account-notice");
+  const user = state.user;
+  if (!user || user.email_verified !== false) {
+    notice.hidden = true;
+    replaceChildren(notice);
+    return;
+  }
+  const resend = h("button", { type: "button", class: "link-btn", onclick: () => resendVerification(resend) }, "Отправить письмо ещё раз");
+  replaceChildren(
+    notice,
+    h(
+      "p",
+      {},
+      h("strong", {}, "Подтвердите почту. "),
+      `Мы отправили ссылку на ${user.email}. До подтверждения можно читать материалы, `,
+      "но не собирать избранное и не спрашивать ассистента. ",
+      resend,
+    ),
+  );
+  notice.hidden = false;
+}
+
+async function resendVerification(button) {
+  button.disabled = true;
+  try {
+    await api.resendVerification();
+    toast(`Письмо отправлено на ${state.user?.email}.`);
+  } catch (error) {
+    toast(
+      error.status === 429 ? `Письмо уже отправлено. Следующее — через ${error.retryAfter || 60} с.` : error.message,
+      { kind: "error" },
+    );
+  } finally {
+    button.disabled = false;
   }
 }
 
@@ -200,6 +255,7 @@ async function start() {
   renderRoute();
   loadCatalog();
   await restoreStoredSession();
+  sessionKnown();
   if (signInError) reportSignInError(signInError);
 }
 

@@ -52,6 +52,18 @@ export async function login(email, password) {
   return loadUser();
 }
 
+/** The account again (after its address was verified: new permissions come with a new token). */
+export async function reloadUser() {
+  if (!(await refreshSession())) return null;
+  return loadUser();
+}
+
+/** This browser's session ended elsewhere (a password reset ends them all). */
+export function forgetUser() {
+  forgetTokens();
+  setUser(null);
+}
+
 export async function register(email, password, fullName) {
   await api.register(email, password, fullName);
   return login(email, password);

@@ -8,7 +8,7 @@ import { fileZone } from "./fileZone.js";
 import { materialTypes } from "./materialTypes.js";
 import { materialBody } from "./richText.js";
 
-function modal(titleText, { className = "" } = {}) {
+export function modal(titleText, { className = "" } = {}) {
   const titleId = uniqueId("dialog-title");
   const title = h("h2", { id: titleId, class: "dialog-title" }, titleText);
   const closeButton = h("button", { type: "button", class: "icon-btn dialog-close", "aria-label": "Закрыть" }, "×");
@@ -71,11 +71,11 @@ function showFieldErrors(form, errors) {
   return Boolean(first);
 }
 
-function formAlert() {
+export function formAlert() {
   return h("p", { class: "form-alert", role: "alert", hidden: true });
 }
 
-function setAlert(node, message) {
+export function setAlert(node, message) {
   node.textContent = message || "";
   node.hidden = !message;
 }
@@ -110,10 +110,18 @@ export function requestLogin(reason = "", mode = "login") {
       dialog.close();
     };
     const show = (currentMode) => {
+      if (currentMode === "forgot") {
+        title.textContent = "Восстановление пароля";
+        const { form, firstInput } = forgotForm({ onBack: () => show("login") });
+        replaceChildren(content, form);
+        firstInput.focus();
+        return;
+      }
       const registering = currentMode === "register";
       title.textContent = registering ? "Регистрация" : "Вход";
       const onSwitch = () => show(registering ? "login" : "register");
-      const { form, firstInput } = authForm({ registering, reason, onSwitch, onSuccess });
+      const onForgot = () => show("forgot");
+      const { form, firstInput } = authForm({ registering, reason, onSwitch, onForgot, onSuccess });
       replaceChildren(content, form);
       firstInput.focus();
     };
@@ -141,7 +149,55 @@ function authInputs(registering) {
   };
 }
 
-function authForm({ registering, reason, onSwitch, onSuccess }) {
+/** "Забыли пароль?": the login dialog asks for the address a reset link goes to. */
+export function requestPasswordReset() {
+  return requestLogin("", "forgot");
+}
+
+function forgotForm({ onBack }) {
+  const email = h("input", { name: "email", type: "email", required: true, autocomplete: "email", maxlength: 254 });
+  const alert = formAlert();
+  const submit = h("button", { type: "submit", class: "btn btn-primary btn-block" }, "Отправить ссылку");
+  const back = h("button", { type: "button", class: "link-btn", onclick: onBack }, "Вернуться ко входу");
+  const form = h(
+    "form",
+    { class: "form", novalidate: true },
+    h("p", { class: "form-note" }, "Пришлём на почту ссылку, по которой можно задать новый пароль."),
+    alert,
+    field("Электронная почта", email),
+    submit,
+    h("p", { class: "form-switch" }, back),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    setAlert(alert, "");
+    if (!email.checkValidity()) {
+      setAlert(alert, "Введите адрес электронной почты.");
+      email.focus();
+      return;
+    }
+    busy(submit, true, "Отправляем…");
+    try {
+      await api.requestPasswordReset(email.value.trim());
+    } catch (error) {
+      busy(submit, false);
+      setAlert(alert, authErrorMessage(error, false));
+      email.focus();
+      return;
+    }
+    const sent = h(
+      "p",
+      { class: "form-note", role: "status" },
+      `Если аккаунт с адресом ${email.value.trim()} есть, мы отправили на него письмо со ссылкой `,
+      "для смены пароля. Ссылка действует 1 час. Не пришло — проверьте папку «Спам».",
+    );
+    replaceChildren(form, sent, h("p", { class: "form-switch" }, back));
+    back.focus();
+  });
+  return { form, firstInput: email };
+}
+
+function authForm({ registering, reason, onSwitch, onForgot, onSuccess }) {
   const inputs = authInputs(registering);
   const alert = formAlert();
   const submit = h("button", { type: "submit", class: "btn btn-primary btn-block" }, registering ? "Зарегистрироваться" : "Войти");
@@ -153,6 +209,9 @@ function authForm({ registering, reason, onSwitch, onSuccess }) {
     inputs.fullName ? field("Имя и фамилия", inputs.fullName) : null,
     field("Электронная почта", inputs.email),
     field("Пароль", inputs.password, { hint: registering ? "От 8 до 128 символов." : null }),
+    registering
+      ? null
+      : h("p", { class: "form-forgot" }, h("button", { type: "button", class: "link-btn", onclick: onForgot }, "Забыли пароль?")),
     submit,
     registering ? null : providerSignIn(),
     authSwitch(registering, onSwitch),
@@ -239,6 +298,11 @@ async function submitAuth({ form, alert, submit, registering, email, password, f
 
 function authErrorMessage(error, registering) {
   if (error.status === 401) return "Неверная почта или пароль.";
+  if (error.status === 403) {
+    return /university account/.test(error.serverMessage || "")
+      ? "Для этого адреса вход только через университет: нажмите «Войти через университет»."
+      : "Регистрация открыта только для адресов университета.";
+  }
   if (error.status === 409) return "Пользователь с такой почтой уже зарегистрирован.";
   if (error.status === 429) {
     return error.retryAfter

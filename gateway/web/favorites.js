@@ -50,6 +50,12 @@ export async function addFavorite(courseId) {
     if (!loggedIn) return;
     if (state.favoritesLoading || state.favorites === null) await loadFavorites();
   }
+  if (state.user && state.user.email_verified === false) {
+    toast("Подтвердите почту по ссылке из письма — и курс можно будет добавить в избранное.", {
+      kind: "error",
+    });
+    return;
+  }
   if (isFavorite(courseId) || pendingAdds.has(courseId)) return;
   pendingAdds.add(courseId);
   emit("favorites");

@@ -15,6 +15,10 @@ export function parseRoute(hash = location.hash) {
   const parts = path.split("/").filter(Boolean);
   const query = new URLSearchParams(queryString);
   if (parts.length === 0) return { name: "home" };
+  // #/verify-email?token=… and #/reset-password?token=…: the links of the portal's mails.
+  if (parts.length === 1 && (parts[0] === "verify-email" || parts[0] === "reset-password")) {
+    return { name: "emailLink", purpose: parts[0], token: query.get("token") || "" };
+  }
   if (parts[0] !== "courses") return { name: "notFound" };
   const courseId = parseId(parts[1] ?? "");
   if (courseId === null) return { name: "notFound" };

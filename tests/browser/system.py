@@ -22,6 +22,7 @@ from tests.support.databases import migrated_database
 from tests.support.oidc_provider import OidcProviderProcess
 from tests.support.openai_standin import OpenAIStandIn
 from tests.support.processes import ServerProcess, TaskConsumer, free_port
+from tests.support.smtp_server import SmtpServerProcess
 
 DEMO_STUDENT = ("student@example.edu", "student-demo-1")
 DEMO_TEACHER = ("teacher@example.edu", "teacher-demo-1")
@@ -66,6 +67,8 @@ class PortalSystem:
         self.openai: OpenAIStandIn | None = None
         self.worker: TaskConsumer | None = None
         self.oidc: OidcProviderProcess | None = None
+        self.smtp: SmtpServerProcess | None = None
+        self.mail_worker: TaskConsumer | None = None
         self._exit = contextlib.ExitStack()
 
     @property
@@ -115,11 +118,13 @@ class PortalSystem:
                 OidcProviderProcess(self.directory / "oidc-provider.log")
             )
             gateway_port = free_port()
+            public_url = f"http://127.0.0.1:{gateway_port}"
+            self._start_mail(public_url)
             auth = self._server(
                 "auth",
                 "auth_service:create_app()",
                 {
-                    "PUBLIC_BASE_URL": f"http://127.0.0.1:{gateway_port}",
+                    "PUBLIC_BASE_URL": public_url,
                     "OIDC_ISSUER": self.oidc.issuer,
                     "OIDC_CLIENT_ID": OIDC_CLIENT_ID,
                     "OIDC_CLIENT_SECRET": "portal-secret",
@@ -155,6 +160,23 @@ class PortalSystem:
             self.__exit__(None, None, None)
             raise
         return self
+
+    def _start_mail(self, public_url: str) -> None:
+        """A real SMTP server (STARTTLS, a login) and auth's worker delivering through it."""
+        self.smtp = self._exit.enter_context(SmtpServerProcess(self.directory / "smtp"))
+        env = {
+            **self._base_env(),
+            **self.smtp.env,
+            "DATABASE_URL": self.database_urls["auth_service"],
+            "PUBLIC_BASE_URL": public_url,
+            "MAIL_RETRY_SECONDS": "1",
+        }
+        self.mail_worker = TaskConsumer(
+            "auth_service.tasks.huey", env, self.directory / "auth-worker.log", workers=1
+        )
+        self.mail_worker.env.pop("JWT_PRIVATE_KEY_FILE", None)
+        self._exit.callback(self.mail_worker.stop)
+        self.mail_worker.start()
 
     def _start_assistant(self, env: dict) -> ServerProcess:
         """The assistant, its worker (which loads the curated demo dataset once the catalog

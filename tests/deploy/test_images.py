@@ -143,12 +143,13 @@ def test_each_image_migrates_and_serves_from_its_own_files(service, tmp_path, is
 WORKER_TASKS = {
     "catalog-worker": ("catalog", "catalog_service", "extract_material_text(404)"),
     "assistant-worker": ("assistant", "assistant_service", "generate_examples(404)"),
+    "auth-worker": ("auth", "auth_service", "deliver_mail(404)"),
 }
 
 
 @pytest.mark.parametrize("worker", WORKER_TASKS)
 def test_each_image_runs_its_worker(tmp_path, worker):
-    """catalog-worker runs from the catalog's image, assistant-worker from the assistant's: the
+    """Each worker runs from its service's image (catalog-worker from the catalog's, ...): the
     huey consumer (the image's huey_consumer script, here as its module) starts with only the
     image's files, runs a task its service queued against the migrated database, and stops
     cleanly on SIGTERM."""

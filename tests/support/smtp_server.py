@@ -147,6 +147,7 @@ class SmtpServerProcess:
 
     def __init__(self, directory: Path | None = None):
         self.directory = directory or Path(tempfile.mkdtemp(prefix="smtp-"))
+        self.directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.maildir = self.directory / "Maildir"
         self.ca, self.cert, self.key = make_certificates(self.directory)
