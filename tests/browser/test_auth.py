@@ -88,12 +88,12 @@ def test_login_form_reports_a_wrong_password_and_then_logs_in(
     screenshot(page, "login.png")
     dialog.get_by_label("Электронная почта").fill(email)
     dialog.get_by_label("Пароль").fill("not-the-password")
-    dialog.get_by_role("button", name="Войти").click()
+    dialog.get_by_role("button", name="Войти", exact=True).click()
     expect(dialog.get_by_role("alert")).to_have_text("Неверная почта или пароль.")
     expect(dialog.get_by_label("Пароль")).to_be_focused()
 
     dialog.get_by_label("Пароль").fill(password)
-    dialog.get_by_role("button", name="Войти").click()
+    dialog.get_by_role("button", name="Войти", exact=True).click()
     expect(dialog).to_be_hidden()
     expect(page.get_by_role("button", name="Выйти")).to_be_visible()
 
@@ -102,7 +102,7 @@ def test_empty_login_form_is_caught_before_sending(page, portal):
     open_portal(page)
     page.locator("#account").get_by_role("button", name="Войти").click()
     dialog = page.get_by_role("dialog", name="Вход")
-    dialog.get_by_role("button", name="Войти").click()
+    dialog.get_by_role("button", name="Войти", exact=True).click()
     expect(dialog.get_by_role("alert")).to_have_text("Введите почту и пароль.")
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()

@@ -103,7 +103,7 @@ def test_whole_api_unreachable_page_still_renders(page, portal, stopped, console
     dialog = page.get_by_role("dialog", name="Вход")
     dialog.get_by_label("Электронная почта").fill("someone@example.edu")
     dialog.get_by_label("Пароль").fill("password-123")
-    dialog.get_by_role("button", name="Войти").click()
+    dialog.get_by_role("button", name="Войти", exact=True).click()
     expect(dialog.get_by_role("alert")).to_have_text(
         "Сервис входа временно недоступен. Попробуйте позже."
     )
