@@ -62,14 +62,15 @@ def hash_token(token: str) -> str:
 
 def _new_link(session: Session, settings: MailSettings, user: User, purpose: str) -> str:
     token = secrets.token_urlsafe(32)
+    now = utcnow()
     session.add(
         EmailToken(
             user=user,
             purpose=purpose,
             token_hash=hash_token(token),
             email=user.email,
-            created_at=utcnow(),
-            expires_at=utcnow() + LIFETIMES[purpose],
+            created_at=now,
+            expires_at=now + LIFETIMES[purpose],
         )
     )
     # The token rides in the fragment: browsers never send it to a server, so it stays out of
