@@ -16,8 +16,7 @@ from huey import crontab
 from huey.exceptions import TaskLockedException
 
 from service_kit.config import env_config
-from service_kit.db import Database
-from service_kit.tasks import task_queue
+from service_kit.tasks import TaskRuntime, task_queue
 
 from . import demo, evaluation, fine_tuning, generation, settings
 from .catalog import Catalog
@@ -33,19 +32,12 @@ def _environment_config() -> dict:
 huey = task_queue("assistant", _environment_config()["REDIS_URL"])
 
 
-class Runtime:
+class Runtime(TaskRuntime):
     """What a task needs, made on first use (after the consumer forks or starts its threads)."""
 
     def __init__(self, config: dict):
-        self.config = config
-        self._database: Database | None = None
+        super().__init__(config)
         self.provider = generation.Provider.from_config(config)
-
-    @property
-    def database(self) -> Database:
-        if self._database is None:
-            self._database = Database.from_config(self.config)
-        return self._database
 
     def catalog(self) -> Catalog:
         return Catalog(self.config["CATALOG_URL"])

@@ -13,8 +13,7 @@ from functools import cache
 from huey import crontab
 
 from service_kit.config import env_config
-from service_kit.db import Database
-from service_kit.tasks import task_queue
+from service_kit.tasks import TaskRuntime, task_queue
 
 from . import email_links, settings
 from .mail import MailSettings, Transport, mail_settings, transport_for
@@ -35,20 +34,13 @@ def _environment_config() -> dict:
 huey = task_queue("auth", _environment_config()["REDIS_URL"])
 
 
-class Runtime:
+class Runtime(TaskRuntime):
     """What a task needs: the database and the mail transport, made on first use (after fork)."""
 
     def __init__(self, config: dict, transport: Transport | None = None):
-        self.config = config
+        super().__init__(config)
         self.mail: MailSettings = mail_settings(config)
         self._transport = transport
-        self._database: Database | None = None
-
-    @property
-    def database(self) -> Database:
-        if self._database is None:
-            self._database = Database.from_config(self.config)
-        return self._database
 
     @property
     def transport(self) -> Transport:

@@ -14,8 +14,7 @@ from functools import cache
 from huey import crontab
 
 from service_kit.config import env_config
-from service_kit.db import Database
-from service_kit.tasks import task_queue
+from service_kit.tasks import TaskRuntime, task_queue
 
 from . import content, settings
 from .storage import FileStorage, storage_from_config
@@ -31,19 +30,12 @@ def _environment_config() -> dict:
 huey = task_queue("catalog", _environment_config()["REDIS_URL"])
 
 
-class Runtime:
+class Runtime(TaskRuntime):
     """What a task needs: the database and the file storage, made on first use (after fork)."""
 
     def __init__(self, config: dict):
-        self.config = config
-        self._database: Database | None = None
+        super().__init__(config)
         self._storage: FileStorage | None = None
-
-    @property
-    def database(self) -> Database:
-        if self._database is None:
-            self._database = Database.from_config(self.config)
-        return self._database
 
     @property
     def storage(self) -> FileStorage:

@@ -8,6 +8,7 @@ does no harm: a task re-reads what it is about and does nothing when the work is
 from huey import Huey, RedisHuey, SqliteHuey
 
 from .config import var_dir
+from .db import Database
 
 
 def task_queue(name: str, redis_url: str | None) -> Huey:
@@ -17,3 +18,18 @@ def task_queue(name: str, redis_url: str | None) -> Huey:
     directory = var_dir()
     directory.mkdir(parents=True, exist_ok=True)
     return SqliteHuey(name, filename=str(directory / f"{name}-tasks.db"), utc=True)
+
+
+class TaskRuntime:
+    """What a service's tasks need, made on first use (after the consumer forks or starts its
+    threads): its config and its database. Each service's tasks module adds its own parts."""
+
+    def __init__(self, config: dict):
+        self.config = config
+        self._database: Database | None = None
+
+    @property
+    def database(self) -> Database:
+        if self._database is None:
+            self._database = Database.from_config(self.config)
+        return self._database

@@ -19,7 +19,7 @@ from auth_service.keys import create_key_file
 from auth_service.models import Base, RefreshToken
 from service_kit.auth import TokenVerifier
 from service_kit.config import REPO_ROOT
-from tests.support.databases import clear_tables, migrated_database
+from tests.support.databases import clear_tables
 from tests.support.processes import ServerProcess
 from tests.support.tokens import TokenIssuer
 
@@ -34,14 +34,6 @@ def key_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("keys") / "jwt-private.pem"
     create_key_file(path)
     return path
-
-
-@pytest.fixture(scope="module")
-def auth_database(database_backend, tmp_path_factory):
-    with migrated_database(
-        "auth_service", database_backend, tmp_path_factory.mktemp("auth")
-    ) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, select, update
 
 from auth_service.keys import create_key_file
 from auth_service.models import Base, EmailToken, OutgoingMail
-from tests.support.databases import clear_tables, migrated_database
+from tests.support.databases import clear_tables
 from tests.support.processes import ServerProcess, TaskConsumer
 from tests.support.smtp_server import SmtpServerProcess
 
@@ -29,14 +29,6 @@ LINK = re.compile(re.escape(PUBLIC_URL) + r"/#/(verify-email|reset-password)\?to
 def smtp(tmp_path_factory):
     with SmtpServerProcess(tmp_path_factory.mktemp("smtp")) as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def auth_database(database_backend, tmp_path_factory):
-    with migrated_database(
-        "auth_service", database_backend, tmp_path_factory.mktemp("auth")
-    ) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

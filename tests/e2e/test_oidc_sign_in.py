@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, select
 
 from auth_service.keys import create_key_file
 from auth_service.models import Base, User
-from tests.support.databases import clear_tables, migrated_database
+from tests.support.databases import clear_tables
 from tests.support.oidc_provider import OidcProviderProcess
 from tests.support.processes import ServerProcess
 
@@ -31,14 +31,6 @@ UNIVERSITY = "uni.example.edu"
 def provider(tmp_path_factory):
     with OidcProviderProcess(tmp_path_factory.mktemp("oidc") / "provider.log") as process:
         yield process
-
-
-@pytest.fixture(scope="module")
-def auth_database(database_backend, tmp_path_factory):
-    with migrated_database(
-        "auth_service", database_backend, tmp_path_factory.mktemp("auth")
-    ) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
