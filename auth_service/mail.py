@@ -161,12 +161,17 @@ class SmtpTransport:
             )
         else:
             client = smtplib.SMTP(settings.host, settings.port, timeout=SMTP_TIMEOUT_SECONDS)
-        with client:
+        try:
             if settings.tls == "starttls":
                 client.starttls(context=context)
             if settings.username:
                 client.login(settings.username, settings.password)
             client.send_message(message)
+            client.quit()
+        except BaseException:
+            # No polite QUIT on a failed handshake or login: it would wait out the timeout.
+            client.close()
+            raise
 
 
 class DirectoryTransport:

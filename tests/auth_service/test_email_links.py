@@ -2,6 +2,8 @@
 
 import email
 import email.policy
+import smtplib
+import ssl
 from datetime import timedelta
 
 import pytest
@@ -10,7 +12,7 @@ from sqlalchemy import select, update
 from auth_service import email_links, services
 from auth_service.mail import DirectoryTransport, MailSettings, SmtpTransport
 from auth_service.models import EmailToken, OutgoingMail, RefreshToken, User
-from service_kit import Conflict
+from service_kit import Conflict, Forbidden
 from service_kit.db import utcnow
 from tests.support.processes import free_port
 
@@ -168,3 +170,61 @@ def test_a_message_being_sent_is_not_sent_again_meanwhile(session, mail, user):
     assert not email_links.deliver(session, mail, transport, message.id)
     assert not list(mail.directory.glob("*.eml"))
     assert email_links.waiting_mail(session, timedelta(0)) == []
+
+
+@pytest.mark.parametrize("implicit_tls", [False, True], ids=["starttls", "tls"])
+def test_mail_leaves_over_verified_tls_with_a_login(tmp_path, monkeypatch, implicit_tls):
+    from auth_service.mail import build_message, reset_letter
+    from tests.support.smtp_server import SmtpServerProcess
+
+    with SmtpServerProcess(tmp_path / "smtp", implicit_tls=implicit_tls) as server:
+        env = server.env
+        monkeypatch.setenv("SSL_CERT_FILE", env["SSL_CERT_FILE"])  # the test CA
+        settings = MailSettings(
+            sender=env["SMTP_FROM"],
+            public_base_url=PUBLIC_URL,
+            host=env["SMTP_HOST"],
+            port=int(env["SMTP_PORT"]),
+            username=env["SMTP_USERNAME"],
+            password=env["SMTP_PASSWORD"],
+            tls=env["SMTP_TLS"],
+        )
+        letter = reset_letter("Ann", f"{PUBLIC_URL}/#/reset-password?token=abc")
+        SmtpTransport(settings).send(build_message(settings, "ann@example.edu", letter))
+        (received,) = server.wait_for("ann@example.edu")
+        assert received["Subject"] == "Смена пароля"
+
+        # The server takes nothing without the login.
+        wrong = MailSettings(**{**settings.__dict__, "username": "", "password": ""})
+        with pytest.raises(smtplib.SMTPException):
+            SmtpTransport(wrong).send(build_message(wrong, "bob@example.edu", letter))
+        monkeypatch.delenv("SSL_CERT_FILE")  # no CA: the server's certificate is not believed
+        with pytest.raises(ssl.SSLError):
+            SmtpTransport(settings).send(build_message(settings, "eve@example.edu", letter))
+    assert server.messages("bob@example.edu") == [] == server.messages("eve@example.edu")
+
+
+def test_registration_can_be_kept_to_the_universitys_domains(session, hasher, throttle):
+    allowed = frozenset({"uni.example.edu"})
+    with pytest.raises(Forbidden, match=r"@uni\.example\.edu"):
+        services.register(
+            session,
+            hasher,
+            throttle,
+            "x@gmail.example",
+            "pw-123456",
+            "X",
+            "c",
+            allowed_domains=allowed,
+        )
+    user = services.register(
+        session,
+        hasher,
+        throttle,
+        "X@Uni.Example.edu",
+        "pw-123456",
+        "X",
+        "c",
+        allowed_domains=allowed,
+    )
+    assert user.email == "x@uni.example.edu" and not user.email_verified

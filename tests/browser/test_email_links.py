@@ -7,7 +7,7 @@ import uuid
 
 from playwright.sync_api import expect
 
-from tests.browser.actions import open_portal, toast
+from tests.browser.actions import assert_accessible, open_portal, toast
 
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/#/(?:reset-password|verify-email)\?token=[\w-]+")
 
@@ -24,9 +24,11 @@ def test_forgotten_password_to_a_working_new_one(page, portal, console_problems)
     dialog.get_by_role("button", name="Забыли пароль?").click()
 
     dialog = page.get_by_role("dialog", name="Восстановление пароля")
+    assert_accessible(page)
     dialog.get_by_label("Электронная почта").fill(email)
     dialog.get_by_role("button", name="Отправить ссылку").click()
     expect(dialog.get_by_role("status")).to_contain_text(f"Если аккаунт с адресом {email} есть")
+    expect(dialog.get_by_role("button", name="Вернуться ко входу")).to_be_focused()
 
     message = portal.smtp.wait_for(email, count=2)[-1]  # after the verification mail
     assert message["Subject"] == "Смена пароля"
@@ -34,6 +36,8 @@ def test_forgotten_password_to_a_working_new_one(page, portal, console_problems)
     expect(page).to_have_url(portal.url + "/#/")  # the token left the address at once
 
     dialog = page.get_by_role("dialog", name="Новый пароль")
+    expect(dialog.get_by_label("Новый пароль")).to_be_focused()
+    assert_accessible(page)
     dialog.get_by_label("Новый пароль").fill("brand-new-password-1")
     dialog.get_by_role("button", name="Сохранить пароль").click()
     expect(toast(page, "Пароль изменён. Войдите с новым паролем.")).to_be_visible()
@@ -70,6 +74,7 @@ def test_a_new_account_verifies_its_address_from_the_mail(page, portal):
 
     notice = page.locator("#account-notice")
     expect(notice).to_contain_text(f"Мы отправили ссылку на {email}")
+    assert_accessible(page)
 
     (message,) = portal.smtp.wait_for(email)
     page.goto(link_of(message))

@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--cert", required=True)
     parser.add_argument("--key", required=True)
     parser.add_argument("--login", required=True)
+    parser.add_argument("--implicit-tls", action="store_true", help="TLS from the first byte")
     args = parser.parse_args()
     login, _, password = args.login.partition(":")
 
@@ -52,14 +53,21 @@ def main() -> None:
 
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(args.cert, args.key)
+    # With implicit TLS aiosmtpd cannot tell the connection is encrypted (its STARTTLS state is
+    # unset), so it must be told that AUTH may be offered.
+    tls = (
+        {"ssl_context": context, "auth_require_tls": False}
+        if args.implicit_tls
+        else {"tls_context": context}
+    )
     controller = Controller(
         Mailbox(args.maildir),
         hostname="127.0.0.1",
         port=args.port,
-        tls_context=context,
-        require_starttls=True,
+        require_starttls=not args.implicit_tls,
         authenticator=authenticate,
         auth_required=True,
+        **tls,
     )
     controller.start()
     stopped = threading.Event()
@@ -145,7 +153,8 @@ class SmtpServerProcess:
     """The server as a process; `stop()` and `start()` again keep its port, certificate and
     Maildir, to test an outage."""
 
-    def __init__(self, directory: Path | None = None):
+    def __init__(self, directory: Path | None = None, implicit_tls: bool = False):
+        self.implicit_tls = implicit_tls
         self.directory = directory or Path(tempfile.mkdtemp(prefix="smtp-"))
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -162,7 +171,7 @@ class SmtpServerProcess:
             "SMTP_PORT": str(self.port),
             "SMTP_USERNAME": LOGIN,
             "SMTP_PASSWORD": PASSWORD,
-            "SMTP_TLS": "starttls",
+            "SMTP_TLS": "tls" if self.implicit_tls else "starttls",
             "SMTP_FROM": "Портал учебных материалов <noreply@portal.test>",
             "SSL_CERT_FILE": str(self.ca),
         }
@@ -184,6 +193,7 @@ class SmtpServerProcess:
                     str(self.key),
                     "--login",
                     f"{LOGIN}:{PASSWORD}",
+                    *(["--implicit-tls"] if self.implicit_tls else []),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
