@@ -76,11 +76,15 @@ function accessPanel(courseId) {
     );
   }
   if (!canAskAssistant()) {
+    const why =
+      state.user.email_verified === false
+        ? "Подтвердите почту по ссылке из письма — и можно будет спрашивать ассистента."
+        : "Вашей учётной записи вопросы ассистенту недоступны.";
     return h(
       "section",
       { class: "panel empty-state" },
       pageTitle(TITLE),
-      h("p", {}, "Вашей учётной записи вопросы ассистенту недоступны."),
+      h("p", {}, why),
       h("a", { class: "btn btn-secondary", href: routeHref({ name: "course", courseId }) }, "К материалам курса"),
     );
   }
