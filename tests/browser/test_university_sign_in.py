@@ -76,3 +76,33 @@ def test_a_sign_in_cancelled_at_the_provider_is_said_in_words(page, portal):
     expect(page.locator(".toast")).to_contain_text("Вход через университет отменён.")
     expect(page).to_have_url(portal.url + "/#/")  # the error code left the address
     expect(page.locator("#account").get_by_role("button", name="Войти")).to_be_visible()
+
+
+def test_a_password_account_is_linked_after_its_password(page, portal):
+    """The provider names an address that has a password account: the portal asks for the
+    password first, then links the university account, and from then on it signs in alone."""
+    page.context.route(OUTSIDE, serve_nothing)
+    email, password = portal.register_user()
+    sub = f"linked-{uuid.uuid4().hex[:6]}"
+    portal.oidc.set_user(sub, {"email": email, "name": "Пётр Ли", "groups": []})
+
+    open_portal(page)
+    page.locator("#account").get_by_role("button", name="Войти").click()
+    page.get_by_role("button", name="Войти через университет").click()
+    page.get_by_placeholder("sub").fill(sub)
+    page.get_by_role("button", name="Authorize").click()
+
+    dialog = page.get_by_role("dialog", name="Вход")
+    expect(dialog).to_contain_text("Аккаунт с этой почтой уже есть")
+    dialog.get_by_label("Электронная почта").fill(email)
+    dialog.get_by_label("Пароль").fill(password)
+    dialog.get_by_role("button", name="Войти", exact=True).click()
+    # Linking: the provider once more (its own session would skip this page in real life).
+    expect(page).to_have_url(re.compile(re.escape(portal.oidc.issuer) + "/oauth2/authorize"))
+    page.get_by_placeholder("sub").fill(sub)
+    page.get_by_role("button", name="Authorize").click()
+    expect(page.get_by_role("button", name="Выйти")).to_be_visible()
+
+    # The university account alone opens the same account now.
+    tokens = first_sign_in_tokens(portal, sub)
+    assert portal.api("GET", "/api/auth/me", tokens["access_token"]).json()["email"] == email
