@@ -52,7 +52,7 @@ def auth(auth_database, provider, tmp_path_factory):
     process = ServerProcess("auth_service:create_app()", env, workers=2, threads=4)
     # The provider sends the browser back to the portal's public address: here, auth itself.
     process.env["PUBLIC_BASE_URL"] = process.url
-    with process.start():
+    with process:
         yield process
 
 
