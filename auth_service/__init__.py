@@ -10,6 +10,7 @@ from service_kit.health import add_readiness_check
 
 from . import settings, tasks
 from .keys import SigningKeys
+from .mail import mail_settings
 from .oidc import init_oidc
 from .passwords import PasswordHasher
 from .routes import blp, jwks_blp
@@ -37,6 +38,8 @@ def create_app(config: dict | None = None) -> Flask:
     init_signing(app)
     init_login_throttle(app)
     init_oidc(app)
+    # Built once: a wrong SMTP_TLS stops the service at start, not at the first registration.
+    app.extensions["mail"] = mail_settings(app.config)
     tasks.bind(app.config)
     api.register_blueprint(blp)
     api.register_blueprint(jwks_blp)

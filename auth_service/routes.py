@@ -16,7 +16,6 @@ from service_kit.pagination import PAGINATION_HEADER, pagination_header
 from service_kit.permissions import USERS_ADMIN
 
 from . import email_links, services, tasks
-from .mail import mail_settings
 from .oidc import OidcClients, Provider, SignInFailed, safe_next_path
 from .schemas import (
     IdentityProviderSchema,
@@ -89,7 +88,7 @@ def _client() -> str:
 
 
 def _mail():
-    return mail_settings(current_app.config)
+    return current_app.extensions["mail"]
 
 
 def _throttle():
@@ -241,9 +240,13 @@ def _cookie(value: str, max_age: int) -> str:
     )
 
 
+def _refresh_cookie(pair: TokenPair) -> str:
+    return _cookie(pair.refresh_token, int(REFRESH_TOKEN_LIFETIME.total_seconds()))
+
+
 def _pair_answer(pair: TokenPair):
     """The pair as JSON (without the refresh token for a browser) and the refresh cookie."""
-    cookie = _cookie(pair.refresh_token, int(REFRESH_TOKEN_LIFETIME.total_seconds()))
+    cookie = _refresh_cookie(pair)
     body = {
         "access_token": pair.access_token,
         "token_type": pair.token_type,
@@ -271,11 +274,10 @@ class Login(MethodView):
         The refresh token comes in the JSON body and in an HttpOnly cookie; with `X-CSRF: 1`
         (the web UI) only in the cookie."""
         _check_origin()
-        throttle = current_app.extensions["login_throttle"](get_session())
         pair = services.login(
             get_session(),
             _hasher(),
-            throttle,
+            _throttle(),
             _tokens(),
             client=_client(),
             provider_only_domains=current_app.config["OIDC_ONLY_DOMAINS"],
@@ -416,9 +418,7 @@ class ProviderCallback(MethodView):
         except SignInFailed as error:
             return _back_to_portal("/#/", error, provider.name)
         response = _back_to_portal(callback.next_path)
-        response.headers.add(
-            "Set-Cookie", _cookie(pair.refresh_token, int(REFRESH_TOKEN_LIFETIME.total_seconds()))
-        )
+        response.headers.add("Set-Cookie", _refresh_cookie(pair))
         return response
 
 
